@@ -1,0 +1,22 @@
+"""Atrium CRM core: the framework every plugin, built-in or third-party, stands on.
+
+The public surface for plugin authors is re-exported here: the hook markers and the
+value types hooks return. Everything else is reached through ``core.<module>``.
+"""
+
+__version__ = "0.1.0"
+
+from core.app import create_app  # noqa: E402
+from core.errors import StartupError  # noqa: E402
+from core.hooks import MenuItem, Permission, Setting, hookimpl, hookspec  # noqa: E402
+
+__all__ = [
+    "MenuItem",
+    "Permission",
+    "Setting",
+    "StartupError",
+    "__version__",
+    "create_app",
+    "hookimpl",
+    "hookspec",
+]

@@ -1,0 +1,146 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from htmx_flask import Htmx
+from werkzeug.exceptions import HTTPException
+
+from core import auth, db, declarations, migrate, tenancy, ui, web
+from core.config import default_instance_path, load_config, resolve_secret_key
+from core.errors import StartupError
+from core.plugin_manager import PluginManager, discover
+
+CORE_DIR = Path(__file__).parent
+
+
+def shell_templates_dir() -> Path:
+    """The shell templates: inside the package when installed from a wheel, else ``templates/``."""
+    packaged = CORE_DIR / "shell_templates"
+    return packaged if packaged.is_dir() else CORE_DIR.parent / "templates"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: read configuration, load plugins, check the database.
+
+    ``config`` overrides every other source (see ``core.config``); besides the ``CRM_``
+    options it may hold Flask's own keys and ``CRM_INSTANCE_PATH``. Raises
+    :class:`~core.errors.StartupError` listing every problem found.
+    """
+    from core import __version__
+
+    overrides = dict(config or {})
+    instance_path = Path(overrides.pop("CRM_INSTANCE_PATH", None) or default_instance_path())
+    values, problems = load_config(instance_path, overrides)
+    secret_key, secret_problems = resolve_secret_key(values, instance_path)
+    problems += secret_problems
+    if problems:
+        raise StartupError(problems)
+
+    app = Flask(
+        "core",
+        instance_path=str(instance_path),
+        template_folder=str(shell_templates_dir()),
+        static_folder=str(CORE_DIR / "static"),
+    )
+    app.config.update(values)
+    production = values["CRM_ENV"] == "production"
+    app.config.update(
+        SECRET_KEY=secret_key,
+        TESTING=values["CRM_ENV"] == "testing" or values.get("TESTING", False),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
+    app.config["CRM_VERSION"] = __version__
+
+    manager = PluginManager(__version__)
+    candidates, discovery_problems = discover(values["CRM_PLUGIN_MODULES"])
+    manager.load(candidates, discovery_problems, values["CRM_PLUGINS"])
+    app.extensions["crm.plugins"] = manager
+
+    database_url = values["CRM_DATABASE_URL"] or f"sqlite:///{instance_path / 'atrium.sqlite3'}"
+    db.init_app(app, database_url)
+    auth.init_app(app)
+    CSRFProtect(app)
+    Htmx(app)
+    tenancy.init_app(app)
+    ui.init_app(app)
+    app.register_blueprint(web.blueprint)
+    _register_error_pages(app)
+
+    problems += _register_plugin_blueprints(app, manager)
+    problems += _register_plugin_commands(app, manager)
+    collected, declaration_problems = declarations.collect(manager)
+    problems += declaration_problems
+    app.extensions["crm.declarations"] = collected
+    if problems:
+        raise StartupError(problems)
+
+    manager.call_in_order("startup", app=app)
+
+    if app.config["CRM_CHECK_SCHEMA"]:
+        schema_problems = migrate.schema_problems(app)
+        if schema_problems:
+            raise StartupError(schema_problems)
+    return app
+
+
+def _register_plugin_blueprints(app: Flask, manager: PluginManager) -> list[str]:
+    problems = []
+    owners: dict[str, str] = app.extensions[tenancy.OWNERS_KEY]
+    for info, blueprints in manager.call_in_order("register_blueprints", app=app):
+        for blueprint in blueprints or ():
+            if blueprint.name in app.blueprints:
+                problems.append(
+                    f"plugin '{info.name}' registers blueprint '{blueprint.name}', "
+                    "whose name is already taken"
+                )
+                continue
+            app.register_blueprint(blueprint)
+            owners[blueprint.name] = info.name
+    return problems
+
+
+def _register_plugin_commands(app: Flask, manager: PluginManager) -> list[str]:
+    from core.cli import CORE_COMMAND_NAMES
+
+    problems = []
+    for info, commands in manager.call_in_order("cli_commands"):
+        for command in commands or ():
+            if not isinstance(command, click.Command) or not command.name:
+                problems.append(f"plugin '{info.name}' returned {command!r}, not a named click command")
+            elif command.name in CORE_COMMAND_NAMES or command.name in app.cli.commands:
+                problems.append(f"plugin '{info.name}' adds command '{command.name}', which is taken")
+            else:
+                app.cli.add_command(command)
+    return problems
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_template(
+            "error.html",
+            code=400,
+            title="This form has expired",
+            message="The page was open too long or was sent from elsewhere. "
+            "Go back, reload the page and try again.",
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        if error.code is None or error.code < 400:
+            return error
+        return render_template(
+            "error.html", code=error.code, title=error.name, message=error.description
+        ), error.code

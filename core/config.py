@@ -1,0 +1,162 @@
+"""Configuration: defaults, an optional instance file, ``CRM_*`` environment variables.
+
+Precedence, lowest first: the defaults below, ``<instance>/atrium.toml`` (keys in lower
+case without the prefix: ``database_url = "..."``), environment variables
+(``CRM_DATABASE_URL``), then the mapping given to ``create_app(config=...)``.
+Every option is listed in :data:`OPTIONS`; an unknown key in the instance file or in the
+mapping is a start-up error, so a typo cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CRM_"
+INSTANCE_FILE = "atrium.toml"
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError("expected a comma-separated string or a list of strings")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a whole number") from None
+
+
+def _as_env(value: Any) -> str:
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"expected one of {', '.join(ENVIRONMENTS)}")
+    return str(value)
+
+
+def _as_optional_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("CRM_ENV", "development", _as_env,
+           "development, production or testing. Production requires a secret key."),
+    Option("CRM_SECRET_KEY", None, _as_optional_str,
+           "Signs sessions. In development one is generated and kept in the instance folder."),
+    Option("CRM_DATABASE_URL", None, _as_optional_str,
+           "SQLAlchemy URL. Default: SQLite file atrium.sqlite3 in the instance folder. "
+           "PostgreSQL: postgresql+psycopg://user@host/dbname"),
+    Option("CRM_PLUGINS", None, _as_list,
+           "Comma-separated plugin names to load. Default: every installed plugin."),
+    Option("CRM_PLUGIN_MODULES", [], _as_list,
+           "Extra plugin packages to load by import name (for plugins not pip-installed)."),
+    Option("CRM_REDIS_URL", None, _as_optional_str,
+           "redis://host:port/db for the job queue on the scale-out path. Default: none (SQLite)."),
+    Option("CRM_SQLITE_BUSY_TIMEOUT_MS", 5000, _as_int,
+           "How long a SQLite writer waits for a lock before failing."),
+    Option("CRM_CHECK_SCHEMA", True, _as_bool,
+           "Refuse to serve a database that is behind its migration heads."),
+)
+OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def default_instance_path() -> Path:
+    """``CRM_INSTANCE_PATH``, or ``instance/`` in the current working directory."""
+    return Path(os.environ.get("CRM_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def load_config(instance_path: Path, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """Merge every source into one dict of options; return it with the problems found."""
+    problems: list[str] = []
+    raw: dict[str, Any] = {option.key: option.default for option in OPTIONS}
+
+    config_file = instance_path / INSTANCE_FILE
+    if config_file.exists():
+        try:
+            with config_file.open("rb") as handle:
+                file_values = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            problems.append(f"{config_file}: not valid TOML ({error})")
+            file_values = {}
+        for key, value in file_values.items():
+            full_key = ENV_PREFIX + key.upper()
+            if full_key not in OPTIONS_BY_KEY:
+                problems.append(f"{config_file}: unknown setting '{key}'")
+            else:
+                raw[full_key] = value
+
+    for option in OPTIONS:
+        if option.key in os.environ:
+            raw[option.key] = os.environ[option.key]
+
+    extra: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key in OPTIONS_BY_KEY:
+            raw[key] = value
+        elif key.startswith(ENV_PREFIX):
+            problems.append(f"unknown setting '{key}'")
+        else:
+            extra[key] = value  # Flask's and extensions' own keys (TESTING, SERVER_NAME, ...)
+
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            values[key] = OPTIONS_BY_KEY[key].parse(value)
+        except ValueError as error:
+            problems.append(f"setting {key}={value!r}: {error}")
+    values.update(extra)
+    return values, problems
+
+
+def resolve_secret_key(values: dict[str, Any], instance_path: Path) -> tuple[str | None, list[str]]:
+    """The configured secret key; in development, one generated once and kept on disk."""
+    key = values.get("SECRET_KEY") or values.get("CRM_SECRET_KEY")
+    if key:
+        return key, []
+    if values.get("CRM_ENV") == "production":
+        return None, [
+            "CRM_SECRET_KEY is not set; production needs a long random secret "
+            "(for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+        ]
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip(), []
+    key = secrets.token_hex(32)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key, []

@@ -1,0 +1,144 @@
+"""The data layer: declarative base, engine set-up, one session per request.
+
+Every model, in the core or a plugin, derives from :class:`Base`, so one metadata holds
+the whole schema (cross-plugin foreign keys resolve, and migrations can be compared
+against it). A request gets one session, created on first use, committed after a
+successful response and rolled back otherwise: a request is one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from core.errors import StartupError
+
+# Stable constraint names, so migrations can alter and drop constraints on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+EXTENSION_KEY = "crm.db"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TimestampMixin:
+    """``created_at`` and ``updated_at``, set by the application in UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class CompanyMixin:
+    """Marks a business row as belonging to one company (tenant)."""
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Database:
+    """The engine and session factory of one application (``app.extensions["crm.db"]``)."""
+
+    def __init__(self, url: str, sqlite_busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ValueError) as error:
+            raise StartupError(
+                [f"CRM_DATABASE_URL {safe_url(url)!r} is not a database URL Atrium understands ({error})"]
+            ) from None
+        except ModuleNotFoundError as error:
+            raise StartupError(
+                [f"the driver for {safe_url(url)!r} is not installed ({error}); "
+                 "for PostgreSQL install atrium-crm[postgres]"]
+            ) from None
+        if self.engine.dialect.name == "sqlite":
+            _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return str(url).split("@")[-1]
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    database = engine.url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine, "connect")
+    def set_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if database and database != ":memory:":
+            # WAL lets readers run while one writer commits.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def init_app(app: Flask, url: str) -> Database:
+    database = Database(url, app.config["CRM_SQLITE_BUSY_TIMEOUT_MS"])
+    app.extensions[EXTENSION_KEY] = database
+    app.after_request(_commit_or_rollback)
+    app.teardown_appcontext(_close_session)
+    return database
+
+
+def get_database(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def get_session() -> Session:
+    """The session of the current application context, created on first use."""
+    session = g.get("_crm_session")
+    if session is None:
+        session = get_database().sessionmaker()
+        g._crm_session = session
+    return session
+
+
+def _commit_or_rollback(response: Response) -> Response:
+    session: Session | None = g.get("_crm_session")
+    if session is not None:
+        if response.status_code < 400:
+            # A failing commit raises here, so the client sees an error, never a false 200.
+            session.commit()
+        else:
+            session.rollback()
+    return response
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("_crm_session", None)
+    if session is not None:
+        session.rollback()  # no-op after a commit; undoes a failed request's work
+        session.close()

@@ -1,0 +1,121 @@
+"""The hook specifications: the whole contract between the core and its plugins.
+
+Every hook is documented in ``docs/plugins/hooks.md`` as well; a test fails when a hook
+here is missing there or its signature differs.
+
+Conventions (pluggy's, stated once):
+
+* Arguments are passed by keyword. An implementation may accept any subset of the
+  arguments named here, and must not give them default values.
+* Unless a hook says ``firstresult``, the caller gets a list with one entry per
+  implementation, in pluggy's order (last registered first). Hooks that return items
+  to be shown carry their own ``order`` field; never rely on call order.
+* "Enabled plugins" means the plugins enabled for the company in context. Hooks that
+  say so are called only for those; the others are called for every loaded plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from core.hooks import hookspec
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint, Flask
+    from sqlalchemy.orm import Session
+
+    from core.hooks import MenuItem, Permission, Setting
+    from core.models import Company, User
+
+
+@hookspec
+def register_blueprints(app: Flask) -> Iterable[Blueprint] | None:
+    """Return the Flask blueprints (HTML pages, htmx fragments, API) of this plugin.
+
+    When: once per application, while ``create_app`` builds it, for every loaded plugin.
+    Arguments: ``app``, the application being built (read its config; do not register
+    the blueprints yourself).
+    Returns: an iterable of :class:`flask.Blueprint`, or ``None``. The core registers
+    them and records which plugin owns each one, so that their routes answer 404 for
+    a company that has not enabled the plugin.
+    firstresult: no.
+    """
+
+
+@hookspec
+def menu_items(user: User | None) -> Iterable[MenuItem] | None:
+    """Return entries for the side menu.
+
+    When: on every full page render, for the enabled plugins only.
+    Arguments: ``user``, the signed-in user (``None`` when anonymous).
+    Returns: an iterable of :class:`core.hooks.MenuItem`, or ``None``. The core sorts
+    them by ``order`` then label, groups them by ``parent``, and drops the entries whose
+    ``permission`` the user lacks.
+    firstresult: no.
+    """
+
+
+@hookspec
+def permissions() -> Iterable[Permission] | None:
+    """Declare the permission codes this plugin checks.
+
+    When: once at start-up for every loaded plugin; the core validates the codes
+    (each starts with the plugin name and a dot, none is declared twice).
+    Returns: an iterable of :class:`core.hooks.Permission`, or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def settings() -> Iterable[Setting] | None:
+    """Declare per-company settings, with their types and defaults.
+
+    When: once at start-up for every loaded plugin; the core validates each declaration
+    (key prefixed with the plugin name, a known type, a default of that type, no
+    duplicate key) and refuses to start on any problem.
+    Returns: an iterable of :class:`core.hooks.Setting`, or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def cli_commands() -> Iterable[click.Command] | None:
+    """Return click commands to add under ``crm``.
+
+    When: once per application, while ``create_app`` builds it, for every loaded plugin
+    (the command line is not scoped to a company; a command that works on one takes a
+    ``--company`` option). Commands run inside an application context.
+    Returns: an iterable of :class:`click.Command` (or groups), or ``None``. A name that
+    is already taken is a start-up error.
+    firstresult: no.
+    """
+
+
+@hookspec
+def demo_data(session: Session, company: Company) -> None:
+    """Create realistic demo records for ``company``.
+
+    When: by ``crm demo``, once per enabled plugin, in dependency order (a plugin runs
+    after the plugins it depends on, so their demo records exist), inside one
+    transaction that ``crm demo`` commits at the end.
+    Arguments: ``session``, the database session to add records to; ``company``, the
+    demo company.
+    Returns: nothing.
+    firstresult: no (not called through pluggy's ordering; see above).
+    """
+
+
+@hookspec
+def startup(app: Flask) -> None:
+    """Finish setting up the application once every plugin is loaded.
+
+    When: once, at the end of ``create_app``, for every loaded plugin, in dependency
+    order. Use it to add template filters, context processors or extension set-up that
+    needs the complete application.
+    Arguments: ``app``, the application.
+    Returns: nothing.
+    firstresult: no (called in dependency order, see above).
+    """
+

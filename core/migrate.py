@@ -1,0 +1,183 @@
+"""Migrations: one Alembic version branch for the core and one per plugin.
+
+The core's revisions live in ``core/migrations/versions`` (branch ``core``); a plugin's
+live in its own ``migrations/`` folder, its first revision labelled with the plugin's
+name. A revision that needs another plugin's tables names that plugin's revision in
+``depends_on``. ``crm db upgrade`` runs ``upgrade heads`` over all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from flask import Flask
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.db import get_database, safe_url
+from core.plugin_manager import PluginManager
+
+CORE_BRANCH = "core"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(app: Flask) -> Config:
+    """An Alembic configuration built from the application (no alembic.ini involved)."""
+    manager: PluginManager = app.extensions["crm.plugins"]
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    locations = [MIGRATIONS_DIR / "versions"]
+    locations += [info.migrations_path for info in manager if info.migrations_path]
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    config.attributes["crm_app"] = app
+    return config
+
+
+def branches(app: Flask) -> list[str]:
+    """The version branches, core first, then plugins with migrations in dependency order."""
+    manager: PluginManager = app.extensions["crm.plugins"]
+    return [CORE_BRANCH] + [info.name for info in manager if info.migrations_path]
+
+
+@dataclass(frozen=True)
+class BranchStatus:
+    branch: str
+    current: str | None
+    head: str | None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+class SchemaInspectionError(Exception):
+    """The database cannot be reached, or its migration state cannot be read."""
+
+
+def _applied_heads(app: Flask) -> tuple[str, ...]:
+    engine = get_database(app).engine
+    try:
+        with engine.connect() as connection:
+            return tuple(MigrationContext.configure(connection).get_current_heads())
+    except (OperationalError, DBAPIError) as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise SchemaInspectionError(
+            f"cannot connect to the database {safe_url(engine.url)!r}: {reason}"
+        ) from None
+
+
+def status(app: Flask) -> tuple[list[BranchStatus], list[str]]:
+    """Each branch's applied and head revision, and problems that stop an upgrade."""
+    script = ScriptDirectory.from_config(alembic_config(app))
+    current_heads = _applied_heads(app)
+    problems: list[str] = []
+    known = [rev for rev in current_heads if _exists(script, rev)]
+    for rev in sorted(set(current_heads) - set(known)):
+        problems.append(
+            f"the database is at revision {rev}, which no installed plugin provides "
+            "(was a plugin removed without `crm db downgrade <plugin>@base`?)"
+        )
+    applied = {rev.revision for rev in script.iterate_revisions(tuple(known), "base")} if known else set()
+
+    result = []
+    for branch in branches(app):
+        try:
+            head_rev = script.get_revision(f"{branch}@head")
+        except CommandError as error:
+            if not any(branch in (rev.branch_labels or ()) for rev in script.walk_revisions()):
+                problems.append(
+                    f"plugin '{branch}' has a migrations folder but no revision labelled "
+                    f"'{branch}'; create one with `crm db revision -p {branch} -m \"...\"`"
+                )
+            else:
+                problems.append(f"migrations of '{branch}': {error}")
+            continue
+        head = head_rev.revision if head_rev else None
+        current = None
+        for rev in script.iterate_revisions(f"{branch}@head", "base"):
+            if branch in rev.branch_labels and rev.revision in applied:
+                current = rev.revision
+                break
+        result.append(BranchStatus(branch, current, head))
+    return result, problems
+
+
+def _exists(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def schema_problems(app: Flask) -> list[str]:
+    """Why the database cannot be served as it is (empty when it is at every head)."""
+    try:
+        statuses, problems = status(app)
+    except SchemaInspectionError as error:
+        return [str(error)]
+    behind = [s for s in statuses if not s.up_to_date]
+    if behind:
+        names = ", ".join(s.branch for s in behind)
+        problems.append(
+            f"the database is behind its migrations for {names}; run `crm db upgrade`"
+        )
+    return problems
+
+
+def upgrade(app: Flask, target: str = "heads", sql: bool = False) -> None:
+    command.upgrade(alembic_config(app), target, sql=sql)
+
+
+def downgrade(app: Flask, target: str, sql: bool = False) -> None:
+    command.downgrade(alembic_config(app), target, sql=sql)
+
+
+def new_revision(app: Flask, plugin: str, message: str, autogenerate: bool) -> str:
+    """Write a new revision file in ``plugin``'s branch and return its path.
+
+    The first revision of a plugin starts the branch (labelled with the plugin name)
+    and depends on the current heads of the core and of the plugins it depends on, so
+    its foreign keys to their tables always have something to point at.
+    """
+    manager: PluginManager = app.extensions["crm.plugins"]
+    if plugin == CORE_BRANCH:
+        version_path = MIGRATIONS_DIR / "versions"
+        dependencies: list[str] = []
+    else:
+        info = manager[plugin]
+        version_path = info.path / "migrations"
+        dependencies = [CORE_BRANCH, *info.manifest.depends]
+    version_path.mkdir(exist_ok=True)  # before the config, which lists existing folders
+    config = alembic_config(app)
+    script = ScriptDirectory.from_config(config)
+    starts_branch = not any(
+        plugin in rev.branch_labels for rev in script.walk_revisions() if rev.branch_labels
+    )
+    depends_on = None
+    if starts_branch:
+        heads = []
+        for branch in dependencies:
+            if branch == CORE_BRANCH or manager[branch].migrations_path:
+                revision = script.get_revision(f"{branch}@head")
+                if revision is not None:
+                    heads.append(revision.revision)
+        depends_on = heads or None
+    config.attributes["crm_autogenerate_prefix"] = f"{plugin}_"
+    created = command.revision(
+        config,
+        message=message,
+        autogenerate=autogenerate,
+        head="base" if starts_branch else f"{plugin}@head",
+        branch_label=plugin if starts_branch else None,
+        version_path=str(version_path),
+        depends_on=depends_on,
+    )
+    scripts = created if isinstance(created, list) else [created]
+    return str(scripts[0].path) if scripts and scripts[0] is not None else ""

@@ -1,0 +1,80 @@
+"""The company in context for a request, its enabled plugins, and the plugin route gate."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, g, request, session
+from flask_login import current_user
+
+from core.db import get_session
+from core.enablement import enabled_plugins
+from core.models import Company, Membership
+from core.plugin_manager import PluginManager, ScopedHooks
+
+OWNERS_KEY = "crm.blueprint_owners"
+
+
+def current_company() -> Company | None:
+    return g.get("crm_company")
+
+
+def enabled_for_request() -> frozenset[str]:
+    return g.get("crm_enabled", frozenset())
+
+
+def hooks() -> ScopedHooks:
+    """Hook callers for the plugins enabled for the company in context."""
+    manager: PluginManager = current_app.extensions["crm.plugins"]
+    return manager.hooks(enabled_for_request())
+
+
+def switch_company(company_id: int) -> None:
+    session["company_id"] = company_id
+
+
+def _resolve_company() -> Company | None:
+    """The company chosen in the session if the user belongs to it, else their first."""
+    if not current_user.is_authenticated:
+        return None
+    memberships = current_user.memberships
+    if not memberships:
+        return None
+    wanted = session.get("company_id")
+    for membership in memberships:
+        if membership.company_id == wanted:
+            return membership.company
+    return min((m.company for m in memberships), key=lambda c: c.name.lower())
+
+
+def plugin_of_endpoint(endpoint: str | None) -> str | None:
+    """The plugin that registered the blueprint serving ``endpoint`` (None for the core)."""
+    if not endpoint or "." not in endpoint:
+        return None
+    blueprint = endpoint.split(".", 1)[0]
+    return current_app.extensions[OWNERS_KEY].get(blueprint)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions.setdefault(OWNERS_KEY, {})
+
+    @app.before_request
+    def load_company_context():  # type: ignore[no-untyped-def]
+        company = _resolve_company()
+        g.crm_company = company
+        manager: PluginManager = current_app.extensions["crm.plugins"]
+        g.crm_enabled = (
+            enabled_plugins(get_session(), manager, company.id) if company else frozenset()
+        )
+        owner = plugin_of_endpoint(request.endpoint)
+        if owner is not None and owner not in g.crm_enabled:
+            # A disabled plugin does not exist for this company: not 403, which would tell.
+            abort(404)
+
+    @app.context_processor
+    def company_context():  # type: ignore[no-untyped-def]
+        return {"current_company": current_company(), "enabled_plugins": enabled_for_request()}
+
+
+def add_membership(company: Company, user_id: int, is_admin: bool = False) -> Membership:
+    membership = Membership(company_id=company.id, user_id=user_id, is_admin=is_admin)
+    get_session().add(membership)
+    return membership

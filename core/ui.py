@@ -1,0 +1,59 @@
+"""Composition of what plugins contribute to the shell (the side menu, for now)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from core.hooks import MenuItem
+from core.tenancy import hooks
+
+
+@dataclass
+class MenuEntry:
+    item: MenuItem
+    url: str
+    active: bool
+    children: list[MenuEntry] = field(default_factory=list)
+
+
+def compose_menu() -> list[MenuEntry]:
+    """The side menu for the current user and company, sorted by ``order`` then label.
+
+    Items whose ``parent`` names another item's label are nested under it; an item
+    whose endpoint does not exist is left out and logged, so one plugin's mistake does
+    not break every page.
+    """
+    user = current_user if current_user.is_authenticated else None
+    items = [item for batch in hooks().menu_items(user=user) for item in (batch or ())]
+    items.sort(key=lambda item: (item.order, item.label.lower()))
+    entries: dict[str, MenuEntry] = {}
+    top: list[MenuEntry] = []
+    for item in items:
+        try:
+            url = url_for(item.endpoint)
+        except BuildError:
+            current_app.logger.warning("menu item %r points to unknown endpoint %r", item.label, item.endpoint)
+            continue
+        entry = MenuEntry(item, url, active=_is_active(item.endpoint))
+        entries.setdefault(item.label, entry)
+    for entry in entries.values():
+        parent = entries.get(entry.item.parent) if entry.item.parent else None
+        (parent.children if parent is not None and parent is not entry else top).append(entry)
+    for entry in top:
+        entry.active = entry.active or any(child.active for child in entry.children)
+    return top
+
+
+def _is_active(endpoint: str) -> bool:
+    current = request.endpoint or ""
+    return current == endpoint or current.split(".")[0] == endpoint.split(".")[0] != "core"
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def menu_context():  # type: ignore[no-untyped-def]
+        return {"compose_menu": compose_menu}

@@ -1,0 +1,69 @@
+"""The core's own pages: sign-in, sign-out, home, health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from core.auth import find_user_by_email, public
+from core.db import get_session
+from core.plugin_manager import PluginManager
+from core.tenancy import enabled_for_request
+
+blueprint = Blueprint("core", __name__)
+
+
+@blueprint.get("/")
+def home() -> str:
+    manager: PluginManager = current_app.extensions["crm.plugins"]
+    enabled = enabled_for_request()
+    apps = [info for info in manager if info.name in enabled]
+    return render_template("home.html", apps=apps)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@public
+def login() -> str | Response | tuple[str, int]:
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    error = None
+    email = request.form.get("email", "").strip()
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        user = find_user_by_email(email) if email else None
+        if not email or not password:
+            error = "Enter your email address and your password."
+        elif user is None or not user.active or not user.check_password(password):
+            error = "That email address and password do not match an active account."
+        else:
+            login_user(user, remember=bool(request.form.get("remember")))
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("login.html", error=error, email=email), 400
+    return render_template("login.html", error=None, email=email)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow a ``next`` that stays on this site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("core.home")
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("core.login"))
+
+
+@blueprint.get("/healthz")
+@public
+def health() -> tuple[dict[str, str], int]:
+    try:
+        get_session().execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok"}, 200

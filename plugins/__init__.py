@@ -1,0 +1,1 @@
+"""Built-in plugins: one package per plugin, each with a manifest.toml."""
