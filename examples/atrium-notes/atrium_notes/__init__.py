@@ -1,0 +1,32 @@
+"""Hook implementations of the notes plugin. Heavy imports stay inside the functions."""
+
+from core import MenuItem, Permission, hookimpl
+
+
+@hookimpl
+def register_blueprints(app):
+    from atrium_notes.views import blueprint
+
+    return [blueprint]
+
+
+@hookimpl
+def menu_items(user):
+    return [MenuItem(label="Notes", endpoint="notes.index", icon="note", order=80,
+                     permission="notes.note.read")]
+
+
+@hookimpl
+def permissions():
+    return [
+        Permission("notes.note.read", "Read notes"),
+        Permission("notes.note.write", "Write notes"),
+    ]
+
+
+@hookimpl
+def demo_data(session, company):
+    from atrium_notes.services import add_note
+
+    add_note(session, company.id, {"title": "Welcome to Atrium", "body": "Notes are shared with your whole company."})
+    add_note(session, company.id, {"title": "Call Acme back", "body": "They asked for a quote on Friday."})

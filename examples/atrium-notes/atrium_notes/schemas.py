@@ -1,0 +1,12 @@
+from marshmallow import Schema, fields, validate
+
+
+class NoteSchema(Schema):
+    """Validation shared by the page's form and any API."""
+
+    title = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, error="Enter a title."), validate.Length(max=200)],
+        error_messages={"required": "Enter a title."},
+    )
+    body = fields.String(load_default="", validate=validate.Length(max=10_000))

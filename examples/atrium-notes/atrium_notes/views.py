@@ -1,0 +1,33 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from atrium_notes.services import PAGE_SIZE, add_note, list_notes
+from core.db import get_session
+from core.tenancy import current_company
+
+blueprint = Blueprint("notes", __name__, url_prefix="/notes", template_folder="templates")
+
+
+def _render(page: int, errors=None, values=None, status=200):
+    notes, total = list_notes(get_session(), current_company().id, page)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template(
+        "notes/index.html", notes=notes, total=total, page=page, pages=pages,
+        errors=errors or {}, values=values or {},
+    ), status
+
+
+@blueprint.get("/")
+def index():
+    page = request.args.get("page", 1, type=int)
+    return _render(max(page, 1))
+
+
+@blueprint.post("/")
+def create():
+    try:
+        add_note(get_session(), current_company().id, request.form.to_dict())
+    except ValidationError as error:
+        return _render(1, errors=error.messages, values=request.form, status=422)
+    flash("Note added.", "success")
+    return redirect(url_for("notes.index"))

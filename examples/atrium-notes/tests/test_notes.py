@@ -1,0 +1,47 @@
+"""The notes plugin tested the way any plugin tests itself: with core.testing's fixtures."""
+
+from atrium_notes.models import Note
+from sqlalchemy import select
+
+
+def test_notes_page_is_hidden_until_the_company_enables_the_plugin(client, company, login_as):
+    login_as(company.admin)
+    assert client.get("/notes/").status_code == 404
+    company.enable("notes")
+    assert client.get("/notes/").status_code == 200
+
+
+def test_menu_shows_notes_once_enabled(client, company, login_as):
+    login_as(company.admin)
+    assert b'href="/notes/"' not in client.get("/").data
+    company.enable("notes")
+    assert b'href="/notes/"' in client.get("/").data
+
+
+def test_adding_a_note_lists_it(client, company, login_as):
+    company.enable("notes")
+    login_as(company.admin)
+    response = client.post("/notes/", data={"title": "Call back", "body": "Friday"})
+    assert response.status_code == 302
+    page = client.get("/notes/").data
+    assert b"Call back" in page and b"Note added." in page
+
+
+def test_a_note_without_title_is_refused_with_the_reason_and_nothing_saved(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    response = client.post("/notes/", data={"title": "", "body": "kept text"})
+    assert response.status_code == 422
+    assert b"Enter a title." in response.data
+    assert b"kept text" in response.data  # the user's input is not lost
+    assert db_session.scalars(select(Note)).all() == []
+
+
+def test_disabling_keeps_the_notes_and_enabling_shows_them_again(client, company, login_as):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Survives", "body": ""})
+    company.disable("notes")
+    assert client.get("/notes/").status_code == 404
+    company.enable("notes")
+    assert b"Survives" in client.get("/notes/").data
