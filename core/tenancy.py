@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from core.db import get_session
 from core.enablement import enabled_plugins
-from core.models import Company, Membership
+from core.models import Company
 from core.plugin_manager import PluginManager, ScopedHooks
 
 OWNERS_KEY = "crm.blueprint_owners"
@@ -25,10 +25,6 @@ def hooks() -> ScopedHooks:
     """Hook callers for the plugins enabled for the company in context."""
     manager: PluginManager = current_app.extensions["crm.plugins"]
     return manager.hooks(enabled_for_request())
-
-
-def switch_company(company_id: int) -> None:
-    session["company_id"] = company_id
 
 
 def _resolve_company() -> Company | None:
@@ -73,8 +69,3 @@ def init_app(app: Flask) -> None:
     def company_context():  # type: ignore[no-untyped-def]
         return {"current_company": current_company(), "enabled_plugins": enabled_for_request()}
 
-
-def add_membership(company: Company, user_id: int, is_admin: bool = False) -> Membership:
-    membership = Membership(company_id=company.id, user_id=user_id, is_admin=is_admin)
-    get_session().add(membership)
-    return membership

@@ -20,6 +20,7 @@ once per test session (and per xdist worker); every test starts from it empty.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
@@ -32,6 +33,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -164,8 +166,38 @@ def base_test_config(tmp_path: Path, database_url: str, plugins: list[str] | Non
         "CRM_DATABASE_URL": database_url,
         "CRM_PLUGINS": plugins,
         "SECRET_KEY": "test-secret-key",
-        "WTF_CSRF_ENABLED": False,
     }
+
+
+class CrmTestClient(FlaskClient):
+    """A test client that sends a valid CSRF token with every form it submits.
+
+    It behaves like a browser that loaded the form first, so tests keep CSRF protection
+    on and see forms exactly as they arrive in production (token field included). Pass
+    your own ``csrf_token`` in ``data`` to test what happens with a wrong or missing one.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("data")
+        method = str(kwargs.get("method", "GET")).upper()
+        field = self.application.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        if (
+            (data is None and "json" not in kwargs or isinstance(data, dict))
+            and method in {"POST", "PUT", "PATCH", "DELETE"}
+            and self.application.config.get("WTF_CSRF_ENABLED", True)
+            and field not in (data or {})
+        ):
+            kwargs["data"] = {**(data or {}), field: self.csrf_token()}
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """A token valid for this client's session (as Flask-WTF's generate_csrf makes it)."""
+        app = self.application
+        field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        with self.session_transaction() as session:
+            raw = session.setdefault(field, hashlib.sha1(os.urandom(64)).hexdigest())
+        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
 
 
 @pytest.fixture
@@ -193,6 +225,7 @@ def app(
         shutil.copyfile(migrated.template_file, copy)
         url = f"sqlite:///{copy}"
     application = make_app(url, check_schema=True)
+    application.test_client_class = CrmTestClient
     yield application
     if migrated.template_file is None:
         reset_database(application)

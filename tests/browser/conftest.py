@@ -25,11 +25,6 @@ LAUNCH_FLAGS = [
 
 
 @pytest.fixture
-def app_config():
-    return {"WTF_CSRF_ENABLED": True}  # the browser sends real forms, so check real tokens
-
-
-@pytest.fixture
 def live_server(app) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

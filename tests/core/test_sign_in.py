@@ -55,8 +55,10 @@ def test_every_route_needs_sign_in_unless_declared_public(app):
             assert "/login" in response.headers["Location"], rule.rule
 
 
-def test_forms_are_refused_without_a_csrf_token(app, company):
-    app.config["WTF_CSRF_ENABLED"] = True
-    response = app.test_client().post("/login", data={"email": "admin@acme.test", "password": TEST_PASSWORD})
+@pytest.mark.parametrize("token", ["", "forged"])
+def test_forms_are_refused_without_a_valid_csrf_token(client, company, token):
+    response = client.post("/login", data={"email": "admin@acme.test", "password": TEST_PASSWORD,
+                                           "csrf_token": token})
     assert response.status_code == 400
     assert b"This form has expired" in response.data
+    assert client.get("/").status_code == 302  # not signed in

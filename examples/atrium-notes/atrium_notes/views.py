@@ -3,6 +3,7 @@ from marshmallow import ValidationError
 
 from atrium_notes.services import PAGE_SIZE, add_note, list_notes
 from core.db import get_session
+from core.forms import form_data
 from core.tenancy import current_company
 
 blueprint = Blueprint("notes", __name__, url_prefix="/notes", template_folder="templates")
@@ -26,7 +27,7 @@ def index():
 @blueprint.post("/")
 def create():
     try:
-        add_note(get_session(), current_company().id, request.form.to_dict())
+        add_note(get_session(), current_company().id, form_data())
     except ValidationError as error:
         return _render(1, errors=error.messages, values=request.form, status=422)
     flash("Note added.", "success")
