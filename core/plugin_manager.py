@@ -116,22 +116,31 @@ def discover(extra_modules: Iterable[str] = ()) -> tuple[list[PluginInfo], list[
     return unique, problems
 
 
-def dependency_order(manifests: dict[str, Manifest]) -> tuple[list[str], list[str]]:
+def dependency_order(
+    manifests: dict[str, Manifest], refused: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
     """Order plugin names so that each comes after its dependencies.
 
     Deterministic: among plugins whose dependencies are met, the alphabetically first
-    goes next. Returns the order and the problems (missing dependencies, cycles); a
-    plugin with a problem, or depending on one that has one, is left out of the order.
+    goes next. ``refused`` names installed plugins already refused for another reason.
+    Returns the order and the problems (missing dependencies, cycles); a plugin with a
+    problem, or depending on one that has one, is left out of the order.
     """
     problems: list[str] = []
     broken: set[str] = set()
     for name, manifest in sorted(manifests.items()):
-        missing = [dep for dep in manifest.depends if dep not in manifests]
+        missing = [dep for dep in manifest.depends if dep not in manifests and dep not in refused]
+        unusable = [dep for dep in manifest.depends if dep in refused]
         if missing:
             problems.append(
                 f"plugin '{name}' depends on {', '.join(repr(m) for m in missing)}, "
                 "which is not installed (or not selected in CRM_PLUGINS)"
             )
+        elif unusable:
+            problems.append(
+                f"plugin '{name}' cannot load because {', '.join(map(repr, unusable))} cannot"
+            )
+        if missing or unusable:
             broken.add(name)
 
     dependents: dict[str, set[str]] = {name: set() for name in manifests}
@@ -236,11 +245,20 @@ class PluginManager:
             for name, info in by_name.items()
             if info.manifest.supports_core(self.core_version)
         }
-        order, graph_problems = dependency_order(compatible)
+        order, graph_problems = dependency_order(compatible, refused=set(by_name) - set(compatible))
         problems += graph_problems
 
+        failed: set[str] = set()
         for name in order:
             info = by_name[name]
+            failed_dependencies = [dep for dep in info.manifest.depends if dep in failed]
+            if failed_dependencies:
+                problems.append(
+                    f"plugin '{name}' cannot load because "
+                    f"{', '.join(map(repr, failed_dependencies))} cannot"
+                )
+                failed.add(name)
+                continue
             try:
                 info.module = importlib.import_module(info.module_name)
                 if (info.path / "models.py").exists():
@@ -249,9 +267,11 @@ class PluginManager:
                 self.pluggy.register(info.module, name=name)
             except pluggy.PluginValidationError as error:
                 problems.append(f"plugin '{name}': {error}")
+                failed.add(name)
                 continue
             except Exception as error:  # any import-time failure is a start-up problem
                 problems.append(f"plugin '{name}' failed to import: {type(error).__name__}: {error}")
+                failed.add(name)
                 continue
             self._plugins[name] = info
         problems += self._unknown_hooks()
