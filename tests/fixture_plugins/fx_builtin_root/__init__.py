@@ -1,0 +1,1 @@
+"""Stands in for the built-in plugins package in discovery tests."""

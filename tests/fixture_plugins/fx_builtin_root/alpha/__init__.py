@@ -1,0 +1,1 @@
+"""A built-in fixture plugin with no hooks."""

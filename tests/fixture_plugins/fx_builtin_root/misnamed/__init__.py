@@ -1,0 +1,1 @@
+"""A built-in fixture plugin whose manifest name differs from its folder."""
