@@ -26,7 +26,9 @@ def _as_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
+        # An empty variable (CRM_PLUGINS=) means "not set", as with most tools.
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        return items or None
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ValueError("expected a comma-separated string or a list of strings")
@@ -44,7 +46,7 @@ def _as_bool(value: Any) -> bool:
 
 
 def _as_int(value: Any) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, float)):
         raise ValueError("expected a whole number")
     try:
         return int(value)

@@ -18,6 +18,7 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
     """Gather every plugin's permissions and settings; return them with the problems found."""
     problems: list[str] = []
     permissions: dict[str, Permission] = {}
+    declared_by: dict[str, str] = {}
     for info, declared in manager.call_in_order("permissions"):
         for permission in declared or ():
             if not isinstance(permission, Permission):
@@ -28,9 +29,12 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
                     f"which must start with '{info.name}.'"
                 )
             elif permission.code in permissions:
-                problems.append(f"permission '{permission.code}' is declared twice")
+                first = declared_by[permission.code]
+                who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
+                problems.append(f"permission '{permission.code}' is declared twice ({who})")
             else:
                 permissions[permission.code] = permission
+                declared_by[permission.code] = info.name
 
     settings: dict[str, Setting] = {}
     for info, declared in manager.call_in_order("settings"):

@@ -232,7 +232,10 @@ class PluginManager:
         by_name = {info.name: info for info in candidates}
         if selected is not None:
             unknown = sorted(set(selected) - set(by_name))
-            problems += [f"CRM_PLUGINS names '{name}', which is not installed" for name in unknown]
+            problems += [
+                f"CRM_PLUGINS names '{name}', which is not installed (or was refused above)"
+                for name in unknown
+            ]
             by_name = {name: info for name, info in by_name.items() if name in selected}
         for name, info in sorted(by_name.items()):
             if not info.manifest.supports_core(self.core_version):
