@@ -1,0 +1,1 @@
+"""Fixture: its manifest is invalid (never imported)."""

@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_cycle_b, which depends on it."""

@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_cycle_a, which depends on it."""

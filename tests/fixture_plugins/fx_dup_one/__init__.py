@@ -1,0 +1,1 @@
+"""Fixture: manifest name fx_dup, as in fx_dup_two."""

@@ -1,0 +1,2 @@
+"""Fixture: fails while being imported."""
+raise RuntimeError("fx_explodes blew up at import")

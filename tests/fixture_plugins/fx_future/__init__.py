@@ -1,0 +1,1 @@
+"""Fixture: needs a core version that does not exist yet."""

@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_absent, which does not exist."""

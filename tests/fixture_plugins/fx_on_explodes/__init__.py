@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_explodes, which fails to import."""

@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_future, which needs core >=9."""

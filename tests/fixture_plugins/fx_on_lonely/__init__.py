@@ -1,0 +1,1 @@
+"""Fixture: depends on fx_lonely, whose dependency is missing."""

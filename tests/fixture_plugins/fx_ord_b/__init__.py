@@ -1,0 +1,1 @@
+"""Fixture for load order: no dependency."""

@@ -1,0 +1,1 @@
+"""Fixture for load order: depends on fx_ord_a."""
