@@ -86,7 +86,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if problems:
         raise StartupError(problems)
 
-    manager.call_in_order("startup", app=app)
+    manager.call_in_order("startup", problems=problems, app=app)
+    if problems:
+        raise StartupError(problems)
 
     if app.config["CRM_CHECK_SCHEMA"]:
         schema_problems = migrate.schema_problems(app)
@@ -98,7 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_plugin_blueprints(app: Flask, manager: PluginManager) -> list[str]:
     problems = []
     owners: dict[str, str] = app.extensions[tenancy.OWNERS_KEY]
-    for info, blueprints in manager.call_in_order("register_blueprints", app=app):
+    for info, blueprints in manager.call_in_order("register_blueprints", problems=problems, app=app):
         for blueprint in blueprints or ():
             if blueprint.name in app.blueprints:
                 problems.append(
@@ -115,7 +117,7 @@ def _register_plugin_commands(app: Flask, manager: PluginManager) -> list[str]:
     from core.cli import CORE_COMMAND_NAMES
 
     problems = []
-    for info, commands in manager.call_in_order("cli_commands"):
+    for info, commands in manager.call_in_order("cli_commands", problems=problems):
         for command in commands or ():
             if not isinstance(command, click.Command) or not command.name:
                 problems.append(f"plugin '{info.name}' returned {command!r}, not a named click command")

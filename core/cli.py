@@ -123,6 +123,8 @@ cli.add_command(routes_command)
 def run_command(host: str, port: int, reload: bool) -> None:
     """Run the development server (debugger on; never expose it to a network)."""
     app = load_app()
+    if app.config["CRM_ENV"] == "production":
+        raise click.ClickException("`crm run` starts a debugger; in production use `crm serve`")
     with app.app_context():
         problems = migrate.schema_problems(app)
     if problems:
@@ -421,8 +423,15 @@ def demo_command(email: str, password: str) -> None:
     """Create a demo company, its administrator, and every enabled plugin's demo data."""
     session = get_session()
     manager: PluginManager = current_app.extensions["crm.plugins"]
-    if session.scalar(select(Company.id).where(Company.slug == DEMO_SLUG)) is not None:
-        click.echo(f"The demo company exists already; sign in as {email} (password as set when it was created).")
+    existing = session.scalar(select(Company).where(Company.slug == DEMO_SLUG))
+    if existing is not None:
+        admin = session.scalar(
+            select(User).join(Membership)
+            .where(Membership.company_id == existing.id, Membership.is_admin.is_(True))
+            .order_by(User.id)
+        )
+        who = f" as {admin.email}" if admin else ""
+        click.echo(f"The demo company exists already; sign in{who} with the password set when it was created.")
         return
     company = Company(name="Demo Company", slug=DEMO_SLUG)
     session.add(company)

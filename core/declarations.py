@@ -19,7 +19,7 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
     problems: list[str] = []
     permissions: dict[str, Permission] = {}
     declared_by: dict[str, str] = {}
-    for info, declared in manager.call_in_order("permissions"):
+    for info, declared in manager.call_in_order("permissions", problems=problems):
         for permission in declared or ():
             if not isinstance(permission, Permission):
                 problems.append(f"plugin '{info.name}' declared {permission!r}, not a Permission")
@@ -37,7 +37,7 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
                 declared_by[permission.code] = info.name
 
     settings: dict[str, Setting] = {}
-    for info, declared in manager.call_in_order("settings"):
+    for info, declared in manager.call_in_order("settings", problems=problems):
         for setting in declared or ():
             if not isinstance(setting, Setting):
                 problems.append(f"plugin '{info.name}' declared {setting!r}, not a Setting")

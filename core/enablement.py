@@ -64,8 +64,10 @@ def disable(session: Session, manager: PluginManager, company: Company, name: st
     if blocking:
         raise PluginStateError(
             f"cannot disable '{name}' for {company.name}: "
-            f"{', '.join(repr(b) for b in blocking)} depend{'s' if len(blocking) == 1 else ''} "
-            "on it and are enabled; disable them first"
+            + (f"'{blocking[0]}' depends on it and is enabled; disable it first"
+               if len(blocking) == 1
+               else f"{', '.join(repr(b) for b in blocking)} depend on it and are enabled; "
+               "disable them first")
         )
     if name not in current:
         return False

@@ -27,8 +27,9 @@ class MenuItem:
     """An entry of the side menu. ``endpoint`` is a Flask endpoint name.
 
     Items are sorted by ``order`` (then label), never by plugin call order. ``parent`` is
-    the label of the group the item belongs to; ``permission`` hides the item from users
-    who lack that permission code.
+    the label of the group the item belongs to; ``permission`` names the permission code
+    needed to see the item (checked once roles exist; until then every signed-in user
+    sees every item of the enabled plugins).
     """
 
     label: str

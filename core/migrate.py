@@ -122,6 +122,10 @@ def schema_problems(app: Flask) -> list[str]:
         statuses, problems = status(app)
     except SchemaInspectionError as error:
         return [str(error)]
+    if problems:
+        # With an unknown revision applied, which branches are "behind" cannot be told,
+        # and `crm db upgrade` would fail too: report only the cause.
+        return problems
     behind = [s for s in statuses if not s.up_to_date]
     if behind:
         names = ", ".join(s.branch for s in behind)
@@ -137,6 +141,21 @@ def upgrade(app: Flask, target: str = "heads", sql: bool = False) -> None:
 
 def downgrade(app: Flask, target: str, sql: bool = False) -> None:
     command.downgrade(alembic_config(app), target, sql=sql)
+
+
+def table_owners(manager: PluginManager) -> dict[str, str]:
+    """Which branch owns each table the models declare: the plugin whose package defines
+    the model, else the core."""
+    from core.db import Base
+
+    modules = sorted(((info.module_name, info.name) for info in manager), key=lambda m: -len(m[0]))
+    owners = {}
+    for mapper in Base.registry.mappers:
+        module = mapper.class_.__module__
+        owner = next((name for prefix, name in modules if module == prefix or module.startswith(prefix + ".")), CORE_BRANCH)
+        for table in mapper.tables:
+            owners[table.name] = owner
+    return owners
 
 
 def new_revision(app: Flask, plugin: str, message: str, autogenerate: bool) -> str:
@@ -169,7 +188,8 @@ def new_revision(app: Flask, plugin: str, message: str, autogenerate: bool) -> s
                 if revision is not None:
                     heads.append(revision.revision)
         depends_on = heads or None
-    config.attributes["crm_autogenerate_prefix"] = f"{plugin}_"
+    config.attributes["crm_autogenerate_tables"] = table_owners(manager)
+    config.attributes["crm_autogenerate_plugin"] = plugin
     created = command.revision(
         config,
         message=message,

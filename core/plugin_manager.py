@@ -335,12 +335,18 @@ class PluginManager:
         return ScopedHooks(self, enabled)
 
     def call_in_order(
-        self, hook_name: str, enabled: Collection[str] | None = None, **kwargs: Any
+        self,
+        hook_name: str,
+        enabled: Collection[str] | None = None,
+        problems: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[tuple[PluginInfo, Any]]:
         """Call ``hook_name`` one plugin at a time in dependency order.
 
         For hooks whose callers need to know which plugin answered, or where a plugin must
-        run after the plugins it depends on. Returns ``(plugin, result)`` pairs.
+        run after the plugins it depends on. Returns ``(plugin, result)`` pairs. With a
+        ``problems`` list (at start-up), an implementation that raises is recorded there
+        and skipped instead of stopping everything with a traceback.
         """
         caller = getattr(self.pluggy.hook, hook_name)
         impls = {
@@ -353,8 +359,18 @@ class PluginManager:
             if enabled is not None and info.name not in enabled:
                 continue
             impl = impls.get(info.name)
-            if impl is not None:
-                results.append((info, impl.function(**{arg: kwargs[arg] for arg in impl.argnames})))
+            if impl is None:
+                continue
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception as error:
+                if problems is None:
+                    raise
+                problems.append(
+                    f"plugin '{info.name}' failed in hook '{hook_name}': {type(error).__name__}: {error}"
+                )
+                continue
+            results.append((info, result))
         return results
 
 

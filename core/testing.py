@@ -86,7 +86,7 @@ class DatabasePool:
     def __init__(self, tmp_dir: Path, server_url: str | None) -> None:
         self.tmp_dir = tmp_dir
         self.server = ServerDatabases(server_url) if server_url else None
-        self.migrated: dict[tuple[str, ...] | None, MigratedDatabase] = {}
+        self.migrated: dict[tuple[Any, ...], MigratedDatabase] = {}
         self.counter = itertools.count()
 
     def empty_url(self, label: str = "fresh") -> str:
@@ -99,7 +99,7 @@ class DatabasePool:
         if self.server is not None:
             self.server.drop(url)
 
-    def migrated_for(self, plugins: tuple[str, ...] | None, make_app: Callable[[str], Flask]) -> MigratedDatabase:
+    def migrated_for(self, plugins: tuple[Any, ...], make_app: Callable[[str], Flask]) -> MigratedDatabase:
         from core import migrate
         from core.db import get_database
 
@@ -217,7 +217,11 @@ def app(
         config["CRM_CHECK_SCHEMA"] = check_schema
         return create_app(config)
 
-    key = tuple(sorted(crm_plugins)) if crm_plugins is not None else None
+    # The schema depends on which plugins load: the selection and any extra modules.
+    key = (
+        tuple(sorted(crm_plugins)) if crm_plugins is not None else None,
+        tuple(app_config.get("CRM_PLUGIN_MODULES", ())),
+    )
     migrated = crm_test_databases.migrated_for(key, make_app)
     url = migrated.url
     if migrated.template_file is not None:

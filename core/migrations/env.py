@@ -6,15 +6,26 @@ from core.db import Base, get_database
 
 config = context.config
 app = config.attributes["crm_app"]
-table_prefix = config.attributes.get("crm_autogenerate_prefix")
+# Set by `crm db revision`: the branch being generated and which branch owns each model table.
+plugin = config.attributes.get("crm_autogenerate_plugin")
+table_owners = config.attributes.get("crm_autogenerate_tables", {})
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    """When generating a plugin's revision, look only at that plugin's tables."""
-    if table_prefix is None:
+    """When generating a plugin's revision, look only at that plugin's tables.
+
+    A table the models declare belongs to the plugin that defines the model; a table only
+    the database has (its model was deleted) belongs to the plugin whose name prefixes it,
+    unless another plugin's model owns it.
+    """
+    if plugin is None:
         return True
     table_name = obj.name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
-    return bool(table_name) and table_name.startswith(table_prefix)
+    if not table_name or table_name == "alembic_version":
+        return False
+    if table_name in table_owners:
+        return table_owners[table_name] == plugin
+    return table_name.startswith(f"{plugin}_")
 
 
 def configure(**kwargs) -> None:  # type: ignore[no-untyped-def]

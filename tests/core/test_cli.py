@@ -66,8 +66,9 @@ def test_demo_creates_a_company_with_an_administrator_once(app, runner, db_sessi
     first = invoke(runner, "demo")
     assert first.exit_code == 0, first.output
     assert "Sign in as admin@example.com with password atrium-demo" in first.output
-    second = invoke(runner, "demo")
-    assert second.exit_code == 0 and "exists already" in second.output
+    second = invoke(runner, "demo", "--email", "someone-else@example.com")
+    assert second.exit_code == 0
+    assert "exists already; sign in as admin@example.com" in second.output
     membership = db_session.scalars(select(Membership)).one()
     assert membership.is_admin and membership.company.slug == "demo"
 
@@ -82,6 +83,13 @@ def test_plugins_enable_of_an_unknown_plugin_names_it_and_changes_nothing(app, r
 def test_plugins_list_without_plugins_says_so(app, runner):
     result = invoke(runner, "plugins", "list")
     assert result.exit_code == 0 and "No plugins are installed." in result.output
+
+
+def test_run_refuses_to_start_a_debugger_in_production(app, runner):
+    app.config["CRM_ENV"] = "production"
+    result = invoke(runner, "run")
+    assert result.exit_code == 1
+    assert "in production use `crm serve`" in result.output
 
 
 def test_db_status_shows_the_core_branch_up_to_date(app, runner):

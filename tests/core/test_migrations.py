@@ -76,3 +76,19 @@ def test_a_revision_no_installed_plugin_provides_is_reported(tmp_path, fresh_dat
         connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('feedfacecafe')"))
     problems = migrate.schema_problems(app)
     assert any("feedfacecafe" in p and "no installed plugin provides" in p for p in problems)
+
+
+def test_an_unknown_revision_is_the_only_problem_reported(tmp_path, fresh_database_url):
+    app = make_app(tmp_path, fresh_database_url)
+    migrate.upgrade(app)
+    with get_database(app).engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'feedfacecafe'"))
+    problems = migrate.schema_problems(app)
+    assert len(problems) == 1 and "feedfacecafe" in problems[0]  # no misleading "behind"
+
+
+def test_every_model_table_belongs_to_the_branch_that_defines_it(app):
+    owners = migrate.table_owners(app.extensions["crm.plugins"])
+    assert {name: owner for name, owner in owners.items() if name.startswith("core_")} == {
+        "core_company": "core", "core_user": "core", "core_membership": "core", "core_plugin_state": "core",
+    }

@@ -382,3 +382,12 @@ def test_dependency_order_reports_dependents_of_refused_plugins_as_unable_to_loa
         "plugin 'middle' cannot load because 'old' cannot",
         "plugin 'top' cannot load because 'middle' cannot",
     ]
+
+
+def test_a_start_up_hook_that_raises_is_reported_not_a_traceback(tmp_path):
+    problem = only(refusal(tmp_path, ["fx_hook_raises"]))
+
+    assert problem == (
+        "plugin 'fx_hook_raises' failed in hook 'register_blueprints': "
+        "RuntimeError: no database credentials for the blueprint"
+    )
