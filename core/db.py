@@ -49,10 +49,30 @@ class TimestampMixin:
 
 
 class CompanyMixin:
-    """Marks a business row as belonging to one company (tenant)."""
+    """Marks a business row as belonging to one company (tenant).
+
+    Queries for such models are scoped to the company in context automatically.
+    """
 
     company_id: Mapped[int] = mapped_column(
         ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+
+
+class OwnerMixin:
+    """The user who owns a record; record visibility (own/team/all) is decided on it."""
+
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), index=True
+    )
+
+
+class SoftDeleteMixin:
+    """Deleting sets ``deleted_at``: the row leaves every query but the trash, and can be restored."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL")
     )
 
 

@@ -1,15 +1,19 @@
-"""The core's own tables: companies, people, memberships and per-company plugin state."""
+"""The core's own tables: companies, people and access, and the platform mechanisms
+(audit trail, events, jobs, API tokens, settings). No business domain lives here."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.db import Base, TimestampMixin, utcnow
+from core.db import Base, CompanyMixin, TimestampMixin, utcnow
+
+# -- companies and people --------------------------------------------------------------------
 
 
 class Company(TimestampMixin, Base):
@@ -35,6 +39,8 @@ class User(UserMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None: follow the browser's preferred language.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -55,7 +61,7 @@ class User(UserMixin, TimestampMixin, Base):
 
 
 class Membership(Base):
-    """A user's place in a company."""
+    """A user's place in a company: administrator or holder of a role."""
 
     __tablename__ = "core_membership"
 
@@ -66,9 +72,13 @@ class Membership(Base):
         ForeignKey("core_company.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_role.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship(back_populates="memberships")
     company: Mapped[Company] = relationship()
+    role: Mapped[Role | None] = relationship()
 
 
 class PluginState(Base):
@@ -82,3 +92,218 @@ class PluginState(Base):
     plugin: Mapped[str] = mapped_column(String(40), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- teams, roles and visibility ---------------------------------------------------------------
+
+
+class Team(CompanyMixin, TimestampMixin, Base):
+    """A group of users; its manager sees the records its members own."""
+
+    __tablename__ = "core_team"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), index=True
+    )
+
+    members: Mapped[list[TeamMember]] = relationship(cascade="all, delete-orphan")
+
+
+class TeamMember(Base):
+    __tablename__ = "core_team_member"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("core_team.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Role(CompanyMixin, TimestampMixin, Base):
+    """A set of permission codes plus a visibility level per record type, per company."""
+
+    __tablename__ = "core_role"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    # The `default_roles` template it was created from, if any.
+    template: Mapped[str | None] = mapped_column(String(120))
+
+    permissions: Mapped[list[RolePermission]] = relationship(cascade="all, delete-orphan")
+    visibilities: Mapped[list[RoleVisibility]] = relationship(cascade="all, delete-orphan")
+
+
+class RolePermission(Base):
+    __tablename__ = "core_role_permission"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("core_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
+class RoleVisibility(Base):
+    """How far a role sees records of one type: ``own``, ``team`` or ``all``."""
+
+    __tablename__ = "core_role_visibility"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("core_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    record_type: Mapped[str] = mapped_column(String(120), primary_key=True)
+    level: Mapped[str] = mapped_column(String(8))
+
+
+# -- sign-in security ----------------------------------------------------------------------------
+
+
+class LoginAttempt(Base):
+    """A sign-in attempt, kept briefly to throttle guessing per account and per address."""
+
+    __tablename__ = "core_login_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class UserToken(Base):
+    """A single-use, expiring token sent by email (password reset, invitation).
+
+    Only the token's hash is stored.
+    """
+
+    __tablename__ = "core_user_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A hashed API token of one user in one company, with scopes and an optional expiry."""
+
+    __tablename__ = "core_api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    # The first characters of the token, shown in lists so people can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- audit, events, jobs, settings -------------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """Who did what to which record, and when: one row per create, update, delete or restore.
+
+    ``changes`` maps each changed field to ``[old, new]``.
+    """
+
+    __tablename__ = "core_audit_entry"
+    __table_args__ = (Index("ix_core_audit_entry_record", "company_id", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), index=True
+    )
+    record_type: Mapped[str] = mapped_column(String(120))
+    record_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Event(Base):
+    """A domain event, written in the transaction of the change that caused it (the outbox)."""
+
+    __tablename__ = "core_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class EventDelivery(Base):
+    """One out-of-process handler's delivery of one event: retried with backoff until done
+    or dead-lettered. ``idempotency_key`` lets a handler recognise a repeated delivery."""
+
+    __tablename__ = "core_event_delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("core_event.id", ondelete="CASCADE"), index=True)
+    handler: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Job(Base):
+    """A background job's progress, for the UI to poll and the admin to monitor."""
+
+    __tablename__ = "core_job"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SettingValue(Base):
+    """A company's value for a setting a plugin declared (absent: the declared default)."""
+
+    __tablename__ = "core_setting_value"
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("core_company.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))

@@ -89,6 +89,6 @@ def test_an_unknown_revision_is_the_only_problem_reported(tmp_path, fresh_databa
 
 def test_every_model_table_belongs_to_the_branch_that_defines_it(app):
     owners = migrate.table_owners(app.extensions["crm.plugins"])
-    assert {name: owner for name, owner in owners.items() if name.startswith("core_")} == {
-        "core_company": "core", "core_user": "core", "core_membership": "core", "core_plugin_state": "core",
-    }
+    core_tables = {name for name in Base.metadata.tables if name.startswith("core_")}
+    assert {"core_company", "core_user", "core_membership"} <= core_tables
+    assert {name: owners[name] for name in core_tables} == dict.fromkeys(core_tables, "core")
