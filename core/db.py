@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -95,6 +95,9 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        from core import scoping
+
+        scoping.install(self.sessionmaker)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -142,6 +145,11 @@ def get_session() -> Session:
     session = g.get("_crm_session")
     if session is None:
         session = get_database().sessionmaker()
+        if has_request_context():
+            from core.scoping import COMPANY_KEY, NO_COMPANY
+
+            # Deny by default until the request's company is known (core.tenancy).
+            session.info[COMPANY_KEY] = NO_COMPANY
         g._crm_session = session
     return session
 

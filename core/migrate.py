@@ -144,17 +144,23 @@ def downgrade(app: Flask, target: str, sql: bool = False) -> None:
 
 
 def table_owners(manager: PluginManager) -> dict[str, str]:
-    """Which branch owns each table the models declare: the plugin whose package defines
-    the model, else the core."""
+    """Which branch owns each table the models declare: the core for models in ``core``,
+    else the loaded plugin whose package defines the model. Tables of models from packages
+    that are not loaded (imported elsewhere in the process) are left out."""
     from core.db import Base
 
-    modules = sorted(((info.module_name, info.name) for info in manager), key=lambda m: -len(m[0]))
+    packages = [("core", CORE_BRANCH)] + [(info.module_name, info.name) for info in manager]
+    packages.sort(key=lambda item: -len(item[0]))  # the most specific package wins
     owners = {}
     for mapper in Base.registry.mappers:
         module = mapper.class_.__module__
-        owner = next((name for prefix, name in modules if module == prefix or module.startswith(prefix + ".")), CORE_BRANCH)
-        for table in mapper.tables:
-            owners[table.name] = owner
+        owner = next(
+            (name for package, name in packages if module == package or module.startswith(package + ".")),
+            None,
+        )
+        if owner is not None:
+            for table in mapper.tables:
+                owners[table.name] = owner
     return owners
 
 

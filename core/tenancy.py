@@ -9,6 +9,7 @@ from core.db import get_session
 from core.enablement import enabled_plugins
 from core.models import Company
 from core.plugin_manager import PluginManager, ScopedHooks
+from core.scoping import NO_COMPANY, set_company
 
 OWNERS_KEY = "crm.blueprint_owners"
 
@@ -56,6 +57,7 @@ def init_app(app: Flask) -> None:
     def load_company_context():  # type: ignore[no-untyped-def]
         company = _resolve_company()
         g.crm_company = company
+        set_company(get_session(), company.id if company else NO_COMPANY)
         manager: PluginManager = current_app.extensions["crm.plugins"]
         g.crm_enabled = (
             enabled_plugins(get_session(), manager, company.id) if company else frozenset()
