@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from werkzeug.exceptions import HTTPException
 
-from core import auth, db, declarations, migrate, tenancy, ui, web
+from core import auth, db, declarations, i18n, migrate, tenancy, ui, web
 from core.config import default_instance_path, load_config, resolve_secret_key
 from core.errors import StartupError
 from core.plugin_manager import PluginManager, discover
@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database_url = values["CRM_DATABASE_URL"] or f"sqlite:///{instance_path / 'atrium.sqlite3'}"
     db.init_app(app, database_url)
     auth.init_app(app)
+    i18n.init_app(app)
     CSRFProtect(app)
     Htmx(app)
     tenancy.init_app(app)
