@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from werkzeug.exceptions import HTTPException
 
-from core import auth, db, declarations, i18n, migrate, tenancy, ui, web
+from core import auth, db, declarations, i18n, migrate, tenancy, trash, ui, web
 from core.config import default_instance_path, load_config, resolve_secret_key
 from core.errors import StartupError
 from core.plugin_manager import PluginManager, discover
@@ -77,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenancy.init_app(app)
     ui.init_app(app)
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(trash.blueprint)
     _register_error_pages(app)
 
     problems += _register_plugin_blueprints(app, manager)

@@ -95,9 +95,10 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        from core import scoping
+        from core import audit, scoping
 
         scoping.install(self.sessionmaker)
+        audit.install(self.sessionmaker)
 
     def dispose(self) -> None:
         self.engine.dispose()

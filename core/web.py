@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -57,6 +58,21 @@ def logout() -> Response:
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("core.login"))
+
+
+@blueprint.post("/company")
+def switch_company() -> Response:
+    """Make another of the user's companies the one in context."""
+    try:
+        company_id = int(request.form.get("company_id", ""))
+    except ValueError:
+        abort(400, description=_("Choose a company from the list."))
+    membership = next((m for m in current_user.memberships if m.company_id == company_id), None)
+    if membership is None:
+        abort(404)
+    session["company_id"] = company_id
+    flash(_("You are now working in %(company)s.", company=membership.company.name), "info")
+    return redirect(url_for("core.home"))
 
 
 @blueprint.get("/healthz")

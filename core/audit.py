@@ -1,0 +1,163 @@
+"""The audit trail: who changed what, when, with old and new values.
+
+A model opts in with the :class:`Audited` mixin. Every flush that creates, changes,
+soft-deletes, restores or deletes such a row writes one ``core_audit_entry`` row in the
+same transaction, so the trail cannot disagree with the data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar
+
+from flask import has_request_context
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import CompanyMixin, utcnow
+from core.models import AuditEntry, User
+from core.scoping import COMPANY_KEY
+
+ACTOR_KEY = "crm_user_id"
+NOT_AUDITED = frozenset({"created_at", "updated_at", "deleted_by_id"})
+
+
+class Audited:
+    """Mixin: record every change of this model in the audit trail.
+
+    ``__audit_exclude__`` names columns never recorded (secrets, derived values).
+    The record type defaults to the table name; set ``__record_type__`` to change it.
+    """
+
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
+
+
+def record_type(model: type | object) -> str:
+    cls = model if isinstance(model, type) else type(model)
+    return getattr(cls, "__record_type__", None) or cls.__tablename__  # type: ignore[attr-defined]
+
+
+def record_id(instance: object) -> str:
+    """The primary key as text (composite keys joined by commas); known right after INSERT."""
+    values = inspect(instance).mapper.primary_key_from_instance(instance)
+    return ",".join(str(value) for value in values)
+
+
+def install(factory: sessionmaker) -> None:
+    event.listen(factory, "after_flush", _record_changes)
+
+
+def set_actor(session: Session, user_id: int | None) -> None:
+    """Name the user acting outside a request (CLI, jobs)."""
+    session.info[ACTOR_KEY] = user_id
+
+
+def _actor(session: Session) -> int | None:
+    if ACTOR_KEY in session.info:
+        return session.info[ACTOR_KEY]
+    if has_request_context():
+        from flask_login import current_user
+
+        if current_user and current_user.is_authenticated:
+            return int(current_user.get_id())
+    return None
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return str(value)
+
+
+def _audited_columns(instance: object) -> list[str]:
+    excluded = NOT_AUDITED | getattr(instance, "__audit_exclude__", frozenset())
+    return [attr.key for attr in inspect(instance).mapper.column_attrs if attr.key not in excluded]
+
+
+def _changes(instance: object, action: str) -> dict[str, list[Any]]:
+    state = inspect(instance)
+    changes: dict[str, list[Any]] = {}
+    for key in _audited_columns(instance):
+        if action == "create":
+            value = getattr(instance, key)
+            if value is not None:
+                changes[key] = [None, _json_safe(value)]
+        elif action == "purge":
+            changes[key] = [_json_safe(state.attrs[key].loaded_value), None]
+        else:
+            history = state.attrs[key].history
+            if history.has_changes():
+                old = history.deleted[0] if history.deleted else None
+                new = history.added[0] if history.added else None
+                if old != new:
+                    changes[key] = [_json_safe(old), _json_safe(new)]
+    return changes
+
+
+def _action_for_update(changes: dict[str, list[Any]]) -> str:
+    if "deleted_at" in changes:
+        old, new = changes["deleted_at"]
+        if old is None and new is not None:
+            return "delete"
+        if old is not None and new is None:
+            return "restore"
+    return "update"
+
+
+def _record_changes(session: Session, _flush_context: object) -> None:
+    entries: list[dict[str, Any]] = []
+    actor = _actor(session)
+    now = utcnow()
+
+    def add(instance: object, action: str, changes: dict[str, list[Any]]) -> None:
+        company_id = instance.company_id if isinstance(instance, CompanyMixin) else session.info.get(COMPANY_KEY) or None
+        entries.append({
+            "company_id": company_id,
+            "user_id": actor,
+            "record_type": record_type(instance),
+            "record_id": record_id(instance),
+            "action": action,
+            "changes": changes,
+            "at": now,
+        })
+
+    for instance in session.new:
+        if isinstance(instance, Audited):
+            add(instance, "create", _changes(instance, "create"))
+    for instance in session.dirty:
+        if isinstance(instance, Audited) and session.is_modified(instance, include_collections=False):
+            changes = _changes(instance, "update")
+            if changes:
+                add(instance, _action_for_update(changes), changes)
+    for instance in session.deleted:
+        if isinstance(instance, Audited):
+            add(instance, "purge", _changes(instance, "purge"))
+    if entries:
+        session.connection().execute(AuditEntry.__table__.insert(), entries)
+
+
+def history(session: Session, record: object, limit: int = 100) -> list[tuple[AuditEntry, str | None]]:
+    """The record's audit entries, newest first, each with the acting user's name."""
+    company_id = record.company_id if isinstance(record, CompanyMixin) else None
+    statement = (
+        select(AuditEntry, User.name)
+        .outerjoin(User, User.id == AuditEntry.user_id)
+        .where(AuditEntry.record_type == record_type(record), AuditEntry.record_id == record_id(record))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    if company_id is not None:
+        statement = statement.where(AuditEntry.company_id == company_id)
+    return [(entry, name) for entry, name in session.execute(statement)]
