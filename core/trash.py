@@ -22,6 +22,7 @@ from core.audit import record_type
 from core.db import Base, SoftDeleteMixin, get_session, utcnow
 from core.migrate import table_owners
 from core.tenancy import current_company, enabled_for_request
+from core.ui import safe_next
 
 PAGE_SIZE = 50
 
@@ -147,7 +148,7 @@ def restore_view(name: str, record_id: int) -> Response:
     record = _find(kind, record_id)
     restore(record)  # type: ignore[arg-type]
     flash(_("Restored “%(title)s”.", title=record_title(record)), "success")
-    return redirect(request.form.get("next") or url_for("trash.kind_page", name=name))
+    return redirect(safe_next(request.form.get("next"), url_for("trash.kind_page", name=name)))
 
 
 @blueprint.post("/<name>/<int:record_id>/purge")

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from core.hooks import MenuItem
 from core.tenancy import hooks
+
+
+UNDO_CATEGORY_PREFIX = "undo:"
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` if it stays on this site (a path, not ``//host``), else ``default``."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def flash_undo(message: str, undo_url: str) -> None:
+    """Flash ``message`` with an Undo button that POSTs to ``undo_url`` (e.g. a restore).
+
+    The shell renders it as a form, so undoing is one click and CSRF-protected.
+    """
+    flash(message, UNDO_CATEGORY_PREFIX + undo_url)
 
 
 @dataclass

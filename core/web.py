@@ -13,6 +13,7 @@ from core.auth import find_user_by_email, public
 from core.db import get_session
 from core.plugin_manager import PluginManager
 from core.tenancy import enabled_for_request
+from core.ui import safe_next
 
 blueprint = Blueprint("core", __name__)
 
@@ -41,16 +42,9 @@ def login() -> str | Response | tuple[str, int]:
             error = "That email address and password do not match an active account."
         else:
             login_user(user, remember=bool(request.form.get("remember")))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("core.home")))
         return render_template("login.html", error=error, email=email), 400
     return render_template("login.html", error=None, email=email)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only follow a ``next`` that stays on this site."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("core.home")
 
 
 @blueprint.post("/logout")

@@ -21,6 +21,7 @@ def permissions():
     return [
         Permission("notes.note.read", "Read notes"),
         Permission("notes.note.write", "Write notes"),
+        Permission("notes.note.delete", "Delete and restore notes"),
     ]
 
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from atrium_notes.models import Note
 from atrium_notes.schemas import NoteSchema
+from core.trash import soft_delete
 
 PAGE_SIZE = 20
 
@@ -28,3 +29,11 @@ def list_notes(session: Session, company_id: int, page: int) -> tuple[list[Note]
         .offset((page - 1) * PAGE_SIZE)
     ).all()
     return list(notes), total
+
+
+def delete_note(session: Session, note_id: int, user_id: int | None) -> Note | None:
+    """Move a note to the trash; None when there is no such note (in this company)."""
+    note = session.get(Note, note_id)
+    if note is not None:
+        soft_delete(note, user_id)
+    return note

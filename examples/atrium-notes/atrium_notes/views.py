@@ -1,10 +1,12 @@
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from marshmallow import ValidationError
 
-from atrium_notes.services import PAGE_SIZE, add_note, list_notes
+from atrium_notes.services import PAGE_SIZE, add_note, delete_note, list_notes
 from core.db import get_session
 from core.forms import form_data
 from core.tenancy import current_company
+from core.ui import flash_undo
 
 blueprint = Blueprint("notes", __name__, url_prefix="/notes", template_folder="templates")
 
@@ -31,4 +33,14 @@ def create():
     except ValidationError as error:
         return _render(1, errors=error.messages, values=request.form, status=422)
     flash("Note added.", "success")
+    return redirect(url_for("notes.index"))
+
+
+@blueprint.post("/<int:note_id>/delete")
+def delete(note_id):
+    note = delete_note(get_session(), note_id, current_user.id)
+    if note is None:
+        abort(404)
+    flash_undo(f"Note “{note.title}” moved to the trash.",
+               url_for("trash.restore_view", name="notes_note", record_id=note.id))
     return redirect(url_for("notes.index"))

@@ -1,5 +1,7 @@
 """The notes plugin tested the way any plugin tests itself: with core.testing's fixtures."""
 
+import re
+
 from atrium_notes.models import Note
 from sqlalchemy import select
 
@@ -45,3 +47,32 @@ def test_disabling_keeps_the_notes_and_enabling_shows_them_again(client, company
     assert client.get("/notes/").status_code == 404
     company.enable("notes")
     assert b"Survives" in client.get("/notes/").data
+
+
+def test_deleting_a_note_moves_it_to_the_trash_and_undo_restores_it(client, company, login_as):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Regrettable", "body": ""})
+    note_id = int(re.search(r"/notes/(\d+)/delete", client.get("/notes/").text).group(1))
+
+    page = client.post(f"/notes/{note_id}/delete", follow_redirects=True).text
+    assert "moved to the trash" in page and "Undo" in page
+    assert "<td>Regrettable</td>" not in page
+    assert "Regrettable" in client.get("/trash/notes_note/").text
+
+    undo_url = f"/trash/notes_note/{note_id}/restore"
+    assert f'action="{undo_url}"' in page
+    assert client.post(undo_url, data={"next": "/notes/"}).headers["Location"] == "/notes/"
+    assert "<td>Regrettable</td>" in client.get("/notes/").text
+
+
+def test_deleting_a_note_of_another_company_answers_404(client, company, login_as, app):
+    from core.testing import make_company
+
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Acme only", "body": ""})
+    beta = make_company(app, "Beta", "beta")
+    beta.enable("notes")
+    login_as(beta.admin)
+    assert client.post("/notes/1/delete").status_code == 404
