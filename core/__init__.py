@@ -8,11 +8,16 @@ __version__ = "0.1.0"
 
 from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
-from core.hooks import MenuItem, Permission, Setting, hookimpl, hookspec  # noqa: E402
+from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
+from core.hooks import EventRecord, OutboxHandler, PeriodicTask  # noqa: E402
 
 __all__ = [
+    "EventRecord",
     "MenuItem",
+    "OutboxHandler",
+    "PeriodicTask",
     "Permission",
+    "RoleTemplate",
     "Setting",
     "StartupError",
     "__version__",

@@ -11,8 +11,13 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from core import auth, db, declarations, i18n, migrate, tenancy, trash, ui, web
+from core import settings_views
+from core import accounts
+from core import events, jobs
+from core import api, tokens_views
 from core.config import default_instance_path, load_config, resolve_secret_key
 from core.errors import StartupError
 from core.plugin_manager import PluginManager, discover
@@ -24,6 +29,16 @@ def shell_templates_dir() -> Path:
     """The shell templates: inside the package when installed from a wheel, else ``templates/``."""
     packaged = CORE_DIR / "shell_templates"
     return packaged if packaged.is_dir() else CORE_DIR.parent / "templates"
+
+
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: at most 2**31 - 1, the largest id an INTEGER column holds
+    on every supported database, so a larger number is simply not found (404) instead of
+    a database error (500) on PostgreSQL."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -49,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(shell_templates_dir()),
         static_folder=str(CORE_DIR / "static"),
     )
+    app.url_map.converters["int"] = RecordIdConverter
     app.config.update(values)
     production = values["CRM_ENV"] == "production"
     app.config.update(
@@ -62,6 +78,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.config["CRM_VERSION"] = __version__
+    if values["CRM_PROXY_COUNT"]:  # trust that many proxies' X-Forwarded-* (client address, https)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = values["CRM_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     manager = PluginManager(__version__)
     candidates, discovery_problems = discover(values["CRM_PLUGIN_MODULES"])
@@ -77,13 +98,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenancy.init_app(app)
     ui.init_app(app)
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(accounts.blueprint)
     app.register_blueprint(trash.blueprint)
+    app.register_blueprint(settings_views.blueprint)
+    app.register_blueprint(jobs.blueprint)
+    app.register_blueprint(tokens_views.blueprint)
     _register_error_pages(app)
+    api.init_app(app)  # after auth, CSRF and tenancy: it orders its request hooks around theirs
 
     problems += _register_plugin_blueprints(app, manager)
     problems += _register_plugin_commands(app, manager)
     collected, declaration_problems = declarations.collect(manager)
     problems += declaration_problems
+    problems += events.init_app(app)
+    problems += jobs.init_app(app)
     app.extensions["crm.declarations"] = collected
     if problems:
         raise StartupError(problems)
@@ -110,7 +138,10 @@ def _register_plugin_blueprints(app: Flask, manager: PluginManager) -> list[str]
                     "whose name is already taken"
                 )
                 continue
-            app.register_blueprint(blueprint)
+            if api.is_api_blueprint(blueprint):  # flask-smorest: under /api/v1/<plugin>/, in the OpenAPI document
+                problems += api.register_plugin_blueprint(app, blueprint, info.name)
+            else:
+                app.register_blueprint(blueprint)
             owners[blueprint.name] = info.name
     return problems
 
@@ -133,18 +164,24 @@ def _register_plugin_commands(app: Flask, manager: PluginManager) -> list[str]:
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        if api.is_api_request():
+            return api.problem_response(error)
+        from flask_babel import gettext as _
+
         return render_template(
             "error.html",
             code=400,
-            title="This form has expired",
-            message="The page was open too long or was sent from elsewhere. "
-            "Go back, reload the page and try again.",
+            title=_("This form has expired"),
+            message=_("The page was open too long or was sent from elsewhere. "
+                      "Go back, reload the page and try again."),
         ), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if error.code is None or error.code < 400:
             return error
+        if api.is_api_request():  # application/problem+json under /api/
+            return api.problem_response(error)
         return render_template(
             "error.html", code=error.code, title=error.name, message=error.description
         ), error.code

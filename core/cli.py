@@ -366,7 +366,12 @@ def companies_create(name: str, slug: str) -> None:
     session = get_session()
     if session.scalar(select(Company.id).where(Company.slug == slug)) is not None:
         raise click.BadParameter(f"a company '{slug}' exists already", param_hint="--slug")
-    session.add(Company(name=name.strip(), slug=slug))
+    company = Company(name=name.strip(), slug=slug)
+    session.add(company)
+    session.flush()
+    from core.access import seed_roles
+
+    seed_roles(session, company)  # the roles the installed plugins offer
     session.commit()
     click.echo(f"Created company {name.strip()} ({slug}). Enable plugins with: crm plugins enable NAME --company {slug}")
 
@@ -440,6 +445,9 @@ def demo_command(email: str, password: str) -> None:
     for info in manager:
         enable(session, manager, company, info.name)
     session.flush()
+    from core.access import seed_roles
+
+    seed_roles(session, company)  # before demo data, which may give people roles
     for info, _ in manager.call_in_order("demo_data", session=session, company=company):
         click.echo(f"  demo data: {info.manifest.title}")
     session.commit()
@@ -457,4 +465,16 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+from core.cli_access import roles_group  # noqa: E402  (crm roles; imports core.cli lazily)
+
+cli.add_command(roles_group)
+from core.cli_settings import settings_group  # noqa: E402  (crm settings; imports core.cli lazily)
+
+cli.add_command(settings_group)
+from core.cli_jobs import worker_command  # noqa: E402  (crm worker)
+
+cli.add_command(worker_command)
+from core.cli_api import tokens_group  # noqa: E402  (crm tokens; imports core.cli lazily)
+
+cli.add_command(tokens_group)
 CORE_COMMAND_NAMES = frozenset(cli.commands)

@@ -66,6 +66,59 @@ def _as_optional_str(value: Any) -> str | None:
     return str(value)
 
 
+def _at_least(minimum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = _as_int(value)
+        if number < minimum:
+            raise ValueError(f"expected a whole number of at least {minimum}")
+        return number
+
+    return parse
+
+
+def _as_url(*schemes: str) -> Callable[[Any], str | None]:
+    """An optional URL with one of ``schemes`` and a host; trailing slashes removed."""
+
+    def parse(value: Any) -> str | None:
+        from urllib.parse import urlsplit
+
+        text = _as_optional_str(value)
+        if text is None:
+            return None
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 (raises ValueError on a bad port)
+        except ValueError:
+            raise ValueError(f"expected a URL such as {schemes[0]}://host") from None
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)} and a host")
+        return text.rstrip("/")
+
+    return parse
+
+
+def _as_optional_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    return _as_bool(value)
+
+
+def _as_queue_name(value: Any) -> str:
+    import re
+
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text):
+        raise ValueError("expected a name of letters, digits, '_', '.' and '-' (at most 64)")
+    return text
+
+
+def _as_redis_url(value: Any) -> str | None:
+    text = _as_optional_str(value)
+    if text is not None and not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://host:port/db (or rediss://, unix://) URL")
+    return text
+
+
 @dataclass(frozen=True)
 class Option:
     key: str
@@ -86,12 +139,44 @@ OPTIONS: tuple[Option, ...] = (
            "Comma-separated plugin names to load. Default: every installed plugin."),
     Option("CRM_PLUGIN_MODULES", [], _as_list,
            "Extra plugin packages to load by import name (for plugins not pip-installed)."),
-    Option("CRM_REDIS_URL", None, _as_optional_str,
+    Option("CRM_REDIS_URL", None, _as_redis_url,
            "redis://host:port/db for the job queue on the scale-out path. Default: none (SQLite)."),
     Option("CRM_SQLITE_BUSY_TIMEOUT_MS", 5000, _as_int,
            "How long a SQLite writer waits for a lock before failing."),
+    Option("CRM_FAST_PASSWORD_HASHING", False, _as_bool,
+           "Tests only (refused unless CRM_ENV=testing): hash passwords cheaply to keep suites fast."),
     Option("CRM_CHECK_SCHEMA", True, _as_bool,
            "Refuse to serve a database that is behind its migration heads."),
+    Option("CRM_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, _at_least(0),
+           "Failed sign-ins for one email address before sign-in is refused for a while (0: no limit)."),
+    Option("CRM_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, _at_least(0),
+           "Failed sign-ins from one network address before sign-in is refused for a while (0: no limit)."),
+    Option("CRM_LOGIN_THROTTLE_MINUTES", 15, _at_least(1),
+           "The window, in minutes, over which failed sign-ins are counted."),
+    Option("CRM_SMTP_URL", None, _as_url("smtp", "smtps"),
+           "Outgoing mail server: smtp://user:password@host:587 (add ?starttls=true to require "
+           "STARTTLS) or smtps://user:password@host:465. Default: none (mail is logged, not sent)."),
+    Option("CRM_MAIL_FROM", "Atrium CRM <noreply@localhost>", _as_optional_str,
+           "The sender of the mail Atrium sends (password resets, invitations)."),
+    Option("CRM_BASE_URL", None, _as_url("https", "http"),
+           "The public address of the site (scheme and host, e.g. https://crm.example.com) for links in mail. "
+           "Default: the address of the request."),
+    Option("CRM_PROXY_COUNT", 0, _at_least(0),
+           "How many reverse proxies in front of Atrium set X-Forwarded-For/-Proto/-Host "
+           "headers to trust (sign-in throttling counts per client address)."),
+    Option("CRM_JOBS_QUEUE", "atrium", _as_queue_name,
+           "Name of the job queue. Web processes and workers that share it share jobs "
+           "(inside the SQLite queue file, or as the Redis key prefix)."),
+    Option("CRM_JOBS_IMMEDIATE", None, _as_optional_bool,
+           "Run jobs at once in the process that queues them, without a worker. "
+           "Default: true when CRM_ENV=testing, false otherwise."),
+    Option("CRM_OUTBOX_MAX_ATTEMPTS", 10, _at_least(1),
+           "Delivery attempts of an outbox event to one handler before it is dead-lettered."),
+    Option("CRM_API_RATE_LIMIT", 600, _at_least(0),
+           "API requests per minute per token (0: no limit). Counted in Redis when CRM_REDIS_URL "
+           "is set, else in each web process's memory (each process then allows this many)."),
+    Option("CRM_API_MAX_CONTENT_LENGTH", 1024 * 1024, _at_least(1),
+           "Largest API request body in bytes (default 1 MiB); a larger one gets 413."),
 )
 OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -140,6 +225,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None) -> tup
             values[key] = OPTIONS_BY_KEY[key].parse(value)
         except ValueError as error:
             problems.append(f"setting {key}={value!r}: {error}")
+    if values.get("CRM_FAST_PASSWORD_HASHING") and values.get("CRM_ENV") != "testing":
+        problems.append("CRM_FAST_PASSWORD_HASHING weakens stored passwords: it is only allowed with CRM_ENV=testing")
     values.update(extra)
     return values, problems
 

@@ -1,10 +1,12 @@
-"""Things plugins declare once at start-up (permissions, settings), collected and checked."""
+"""Things plugins declare once at start-up (permissions, settings, role templates), collected
+and checked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from core.hooks import SETTING_TYPES, Permission, Setting
+from core.access import CORE_PERMISSIONS
+from core.hooks import SETTING_TYPES, VISIBILITY_LEVELS, Permission, RoleTemplate, Setting
 from core.plugin_manager import PluginManager
 
 
@@ -12,13 +14,15 @@ from core.plugin_manager import PluginManager
 class Declarations:
     permissions: dict[str, Permission]
     settings: dict[str, Setting]
+    roles: dict[str, RoleTemplate] = field(default_factory=dict)
 
 
 def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
     """Gather every plugin's permissions and settings; return them with the problems found."""
     problems: list[str] = []
-    permissions: dict[str, Permission] = {}
-    declared_by: dict[str, str] = {}
+    # The core's own permissions (e.g. inviting people) come first, declared by "core".
+    permissions: dict[str, Permission] = {p.code: p for p in CORE_PERMISSIONS}
+    declared_by: dict[str, str] = {p.code: "core" for p in CORE_PERMISSIONS}
     for info, declared in manager.call_in_order("permissions", problems=problems):
         for permission in declared or ():
             if not isinstance(permission, Permission):
@@ -47,7 +51,8 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
                 problems.append(problem)
             else:
                 settings[setting.key] = setting
-    return Declarations(permissions, settings), problems
+    roles = _collect_role_templates(manager, permissions, problems)
+    return Declarations(permissions, settings, roles), problems
 
 
 def _setting_problem(plugin: str, setting: Setting, seen: dict[str, Setting]) -> str | None:
@@ -62,4 +67,115 @@ def _setting_problem(plugin: str, setting: Setting, seen: dict[str, Setting]) ->
     # bool is an int in Python; an int setting must not default to True.
     if not isinstance(setting.default, expected) or (expected is int and isinstance(setting.default, bool)):
         return f"{where}: default {setting.default!r} is not a {setting.type}"
+    if len(setting.key) > SETTING_KEY_MAX:
+        return f"{where}: the key is longer than {SETTING_KEY_MAX} characters"
+    return _setting_limits_problem(where, setting, expected)
+
+
+SETTING_KEY_MAX = 120  # core_setting_value.key
+
+
+def _setting_limits_problem(where: str, setting: Setting, expected: type) -> str | None:
+    """Problems of the optional ``choices``, ``min`` and ``max`` of a setting."""
+    if setting.choices is not None:
+        choices = setting.choices
+        if expected is bool:
+            return f"{where}: a bool setting cannot have choices"
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, (list, tuple)) or not choices:
+            return f"{where}: choices must be a non-empty list or tuple"
+        wrong = [c for c in choices if not isinstance(c, expected) or isinstance(c, bool)]
+        if wrong:
+            return f"{where}: choice {wrong[0]!r} is not a {setting.type}"
+        if len(set(choices)) != len(choices):
+            return f"{where}: choices repeat a value"
+        if setting.default not in choices:
+            return f"{where}: default {setting.default!r} is not one of the choices"
+    bounds = {"min": setting.min, "max": setting.max}
+    for name, bound in bounds.items():
+        if bound is None:
+            continue
+        if expected not in (int, float):
+            return f"{where}: {name} is only for int and float settings"
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or bound != bound:
+            return f"{where}: {name} {bound!r} is not a number"
+    if setting.min is not None and setting.max is not None and setting.min > setting.max:
+        return f"{where}: min {setting.min!r} is greater than max {setting.max!r}"
+    if setting.min is not None and setting.default < setting.min:
+        return f"{where}: default {setting.default!r} is below min {setting.min!r}"
+    if setting.max is not None and setting.default > setting.max:
+        return f"{where}: default {setting.default!r} is above max {setting.max!r}"
     return None
+
+
+ROLE_TEMPLATE_KEY_MAX = 120  # core_role.template
+ROLE_NAME_MAX = 120  # core_role.name
+ROLE_DESCRIPTION_MAX = 500  # core_role.description
+RECORD_TYPE_MAX = 120  # core_role_visibility.record_type
+
+
+def _collect_role_templates(
+    manager: PluginManager, permissions: dict[str, Permission], problems: list[str]
+) -> dict[str, RoleTemplate]:
+    """Every plugin's ``default_roles`` templates that pass :func:`_role_template_problems`."""
+    roles: dict[str, RoleTemplate] = {}
+    offered_by: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for info, offered in manager.call_in_order("default_roles", problems=problems):
+        for template in offered or ():
+            if not isinstance(template, RoleTemplate):
+                problems.append(f"plugin '{info.name}' offered {template!r}, not a RoleTemplate")
+                continue
+            if template.key in roles:
+                first = offered_by[template.key]
+                who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
+                problems.append(f"role template '{template.key}' is offered twice ({who})")
+                continue
+            found = _role_template_problems(info.name, template, permissions)
+            name_key = template.name.strip().lower() if isinstance(template.name, str) else None
+            if name_key and name_key in names:
+                found.append(
+                    f"plugin '{info.name}' role template '{template.key}': the name "
+                    f"'{template.name}' is taken by role template '{names[name_key]}'"
+                )
+            problems += found
+            if not found:
+                roles[template.key] = template
+                offered_by[template.key] = info.name
+                names[name_key] = template.key
+    return roles
+
+
+def _role_template_problems(plugin: str, template: RoleTemplate, permissions: dict[str, Permission]) -> list[str]:
+    where = f"plugin '{plugin}' role template '{template.key}'"
+    problems: list[str] = []
+    if not isinstance(template.key, str) or not template.key.strip():
+        problems.append(f"{where}: the key must be a non-empty string")
+    elif len(template.key) > ROLE_TEMPLATE_KEY_MAX:
+        problems.append(f"{where}: the key is longer than {ROLE_TEMPLATE_KEY_MAX} characters")
+    if not isinstance(template.name, str) or not template.name.strip():
+        problems.append(f"{where}: the name must be a non-empty string")
+    elif len(template.name.strip()) > ROLE_NAME_MAX:
+        problems.append(f"{where}: the name is longer than {ROLE_NAME_MAX} characters")
+    if not isinstance(template.description, str) or len(template.description) > ROLE_DESCRIPTION_MAX:
+        problems.append(f"{where}: the description must be a string of at most {ROLE_DESCRIPTION_MAX} characters")
+    codes = template.permissions
+    if isinstance(codes, (str, bytes)) or not isinstance(codes, (tuple, list, frozenset, set)):
+        problems.append(f"{where}: permissions must be a tuple of permission codes, not {codes!r}")
+    else:
+        for code in codes:
+            if code not in permissions:
+                problems.append(f"{where}: permission '{code}' is not declared by any plugin")
+    if not isinstance(template.visibility, dict):
+        problems.append(f"{where}: visibility must be a dict of record type to level, not {template.visibility!r}")
+    else:
+        for record_type, level in template.visibility.items():
+            if not isinstance(record_type, str) or not record_type.strip() or len(record_type) > RECORD_TYPE_MAX:
+                problems.append(
+                    f"{where}: record type {record_type!r} must be a non-empty string of at most "
+                    f"{RECORD_TYPE_MAX} characters"
+                )
+            elif level not in VISIBILITY_LEVELS:
+                problems.append(
+                    f"{where}: visibility of '{record_type}' is {level!r}; use {', '.join(VISIBILITY_LEVELS)}"
+                )
+    return problems

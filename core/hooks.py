@@ -11,7 +11,9 @@ Plugins import from here (or from ``core`` directly)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pluggy
@@ -59,7 +61,9 @@ class Setting:
     """A per-company setting a plugin declares.
 
     ``key`` starts with the plugin name and a dot (``notes.page_size``); ``type`` is one of
-    ``str``, ``int``, ``float``, ``bool``; ``default`` must be of that type.
+    ``str``, ``int``, ``float``, ``bool``; ``default`` must be of that type. Optional limits:
+    ``choices``, the only values allowed (not for ``bool``); ``min`` and ``max``, inclusive
+    bounds for ``int`` and ``float``. Values are read and written with ``core.settings``.
     """
 
     key: str
@@ -67,3 +71,83 @@ class Setting:
     default: Any
     label: str
     help: str = ""
+    choices: tuple[Any, ...] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+
+
+VISIBILITY_LEVELS: tuple[str, ...] = ("own", "team", "all")
+
+
+@dataclass(frozen=True)
+class RoleTemplate:
+    """A role every company starts with, offered by a plugin through ``default_roles``.
+
+    ``key`` identifies the template across plugins (e.g. ``sales.rep``) and is kept on the
+    roles made from it; ``name`` is the role's name in each company (unique among
+    templates). ``permissions`` are declared permission codes, any plugin's.
+    ``visibility`` maps a record type (e.g. ``sales.opportunity``) to ``own``, ``team`` or
+    ``all`` (:data:`VISIBILITY_LEVELS`); a record type left out is ``own``.
+    """
+
+    key: str
+    name: str
+    description: str = ""
+    permissions: tuple[str, ...] = ()
+    visibility: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A committed domain event, as ``on_event`` and outbox handlers receive it.
+
+    ``name`` is dotted and starts with the emitting plugin's name
+    (``sales.opportunity.won``); ``payload`` is the JSON-compatible dict given to
+    :func:`core.events.emit`; ``company_id`` is ``None`` for an event of no company.
+    """
+
+    id: int
+    name: str
+    payload: dict[str, Any]
+    company_id: int | None
+    user_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxHandler:
+    """An out-of-process consumer of events (webhook, ERP, mail), run from the job queue.
+
+    ``name`` starts with the declaring plugin's name and a dot. ``events`` lists exact
+    event names or prefixes ending in ``*`` (``"sales.*"``; ``"*"`` is every event).
+    ``deliver(event, idempotency_key)`` is called at least once per event; it raises to
+    ask for a retry, and passes ``idempotency_key`` on so the receiver can drop repeats.
+    """
+
+    name: str
+    events: tuple[str, ...]
+    deliver: Callable[[EventRecord, str], None]
+
+    def matches(self, event_name: str) -> bool:
+        """Whether an event called ``event_name`` goes to this handler."""
+        return any(
+            event_name.startswith(pattern[:-1]) if pattern.endswith("*") else event_name == pattern
+            for pattern in self.events
+        )
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """A task the job queue runs on a schedule.
+
+    ``name`` starts with the declaring plugin's name and a dot; ``schedule`` is a
+    five-field crontab expression in UTC (``"*/5 * * * *"``: minute, hour, day of month,
+    month, day of week with 0 = Sunday). With ``per_company`` the task runs once for each
+    company that has the plugin enabled, scoped to that company; otherwise it runs once,
+    system-wide, provided at least one company has the plugin enabled.
+    """
+
+    name: str
+    schedule: str
+    run: Callable[[], None]
+    per_company: bool

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
     from sqlalchemy.orm import Session
 
-    from core.hooks import MenuItem, Permission, Setting
+    from core.hooks import EventRecord, MenuItem, OutboxHandler, PeriodicTask, Permission, RoleTemplate, Setting
     from core.models import Company, User
 
 
@@ -119,3 +119,66 @@ def startup(app: Flask) -> None:
     firstresult: no (called in dependency order, see above).
     """
 
+
+@hookspec
+def default_roles() -> Iterable[RoleTemplate] | None:
+    """Offer the roles a company starts with: permission codes plus record visibility.
+
+    When: once at start-up for every loaded plugin; the core validates the templates (keys
+    and names unique across plugins, every permission code declared by some plugin, every
+    visibility level ``own``, ``team`` or ``all``) and refuses to start on any problem.
+    ``core.access.seed_roles`` later creates one role per template in a company: when
+    ``crm demo`` or ``crm companies create`` makes it, and on ``crm roles seed``.
+    Arguments: none.
+    Returns: an iterable of :class:`core.hooks.RoleTemplate`, or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def on_event(event: EventRecord) -> None:
+    """React, in process, to a domain event once the transaction that emitted it committed.
+
+    When: right after the commit of the transaction that called
+    :func:`core.events.emit` (a rolled-back transaction emits nothing), for the plugins
+    enabled for the event's company when it was emitted (every loaded plugin for an
+    event of no company), one plugin at a time in dependency order. Each call runs in
+    its own application context and transaction, scoped to the event's company:
+    committed when it returns, rolled back when it raises. An exception is logged and
+    affects neither the other handlers nor the committed change. Work that reaches
+    outside the process belongs in :func:`outbox_handlers`.
+    Arguments: ``event``, a :class:`core.hooks.EventRecord`.
+    Returns: nothing (the return value is ignored).
+    firstresult: no.
+    """
+
+
+@hookspec
+def outbox_handlers() -> Iterable[OutboxHandler] | None:
+    """Declare out-of-process event handlers, delivered from the outbox by the job queue.
+
+    When: once at start-up for every loaded plugin; the core validates each handler
+    (name prefixed with the plugin name, unique; ``events`` a tuple of names or prefixes
+    ending in ``*``; ``deliver`` callable) and refuses to start on any problem. When an
+    event is emitted, one delivery row per matching handler of a plugin enabled for the
+    event's company is written in the same transaction; after the commit the job queue
+    calls ``deliver(event, idempotency_key)`` at least once, retrying with exponential
+    backoff until it returns, or until the last attempt, when the delivery is dead.
+    Returns: an iterable of :class:`core.hooks.OutboxHandler`, or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def periodic_tasks() -> Iterable[PeriodicTask] | None:
+    """Declare tasks that the job queue runs on a crontab schedule.
+
+    When: once at start-up for every loaded plugin; the core validates each task (name
+    prefixed with the plugin name, unique; a five-field crontab ``schedule``; ``run``
+    callable) and refuses to start on any problem. A worker started with ``--periodic``
+    then runs ``run()`` whenever the schedule matches (UTC), in its own transaction:
+    once per company that has the plugin enabled, scoped to it, when ``per_company``;
+    otherwise once, system-wide, if any company has the plugin enabled.
+    Returns: an iterable of :class:`core.hooks.PeriodicTask`, or ``None``.
+    firstresult: no.
+    """

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import Base, CompanyMixin, TimestampMixin, utcnow
+
+FAST_HASH = "pbkdf2:sha256:1000"
 
 # -- companies and people --------------------------------------------------------------------
 
@@ -51,7 +54,10 @@ class User(UserMixin, TimestampMixin, Base):
         return self.active
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)  # scrypt, salted
+        # scrypt, salted. Test suites may opt into a cheap hash (CRM_FAST_PASSWORD_HASHING,
+        # refused outside CRM_ENV=testing): each scrypt hash costs about 0.1 s.
+        fast = has_app_context() and current_app.config.get("CRM_FAST_PASSWORD_HASHING", False)
+        self.password_hash = generate_password_hash(password, method=FAST_HASH if fast else "scrypt")
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -215,6 +215,8 @@ def app(
         config = base_test_config(tmp_path, url, crm_plugins)
         config.update(app_config)
         config["CRM_CHECK_SCHEMA"] = check_schema
+        # Cheap password hashes keep suites fast; a test of production behaviour hashes for real.
+        config.setdefault("CRM_FAST_PASSWORD_HASHING", config.get("CRM_ENV") == "testing")
         return create_app(config)
 
     # The schema depends on which plugins load: the selection and any extra modules.

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from core.access import has_permission, membership_of
+from core.auth import signed_in
 from core.audit import record_type
 from core.db import Base, SoftDeleteMixin, get_session, utcnow
 from core.migrate import table_owners
@@ -120,6 +121,7 @@ def _find(kind: TrashKind, record_id: int) -> object:
 
 
 @blueprint.get("/")
+@signed_in  # each view checks the record type's own permission
 def index() -> str:
     session = get_session()
     counts = []
@@ -131,6 +133,7 @@ def index() -> str:
 
 
 @blueprint.get("/<name>/")
+@signed_in  # each view checks the record type's own permission
 def kind_page(name: str) -> str:
     kind = _kind(name)
     page = max(request.args.get("page", 1, type=int), 1)
@@ -143,6 +146,7 @@ def kind_page(name: str) -> str:
 
 
 @blueprint.post("/<name>/<int:record_id>/restore")
+@signed_in  # each view checks the record type's own permission
 def restore_view(name: str, record_id: int) -> Response:
     kind = _kind(name)
     record = _find(kind, record_id)
@@ -152,6 +156,7 @@ def restore_view(name: str, record_id: int) -> Response:
 
 
 @blueprint.post("/<name>/<int:record_id>/purge")
+@signed_in  # each view checks the record type's own permission
 def purge_view(name: str, record_id: int) -> Response:
     kind = _kind(name)
     if not is_company_admin():

@@ -8,6 +8,7 @@ from flask import Flask, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
+from core.access import has_permission
 from core.hooks import MenuItem
 from core.tenancy import hooks
 
@@ -46,7 +47,12 @@ def compose_menu() -> list[MenuEntry]:
     not break every page.
     """
     user = current_user if current_user.is_authenticated else None
-    items = [item for batch in hooks().menu_items(user=user) for item in (batch or ())]
+    items = [
+        item
+        for batch in hooks().menu_items(user=user)
+        for item in (batch or ())
+        if item.permission is None or has_permission(user, item.permission)
+    ]
     items.sort(key=lambda item: (item.order, item.label.lower()))
     entries: dict[str, MenuEntry] = {}
     top: list[MenuEntry] = []

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from core.auth import find_user_by_email, public
+from core.auth import find_user_by_email, public, record_sign_in_attempt, sign_in_refusal, signed_in
 from core.db import get_session
 from core.plugin_manager import PluginManager
 from core.tenancy import enabled_for_request
@@ -19,6 +19,7 @@ blueprint = Blueprint("core", __name__)
 
 
 @blueprint.get("/")
+@signed_in
 def home() -> str:
     manager: PluginManager = current_app.extensions["crm.plugins"]
     enabled = enabled_for_request()
@@ -35,12 +36,16 @@ def login() -> str | Response | tuple[str, int]:
     email = request.form.get("email", "").strip()
     if request.method == "POST":
         password = request.form.get("password", "")
+        if email and password and (refusal := sign_in_refusal(email)) is not None:
+            return render_template("login.html", error=refusal, email=email), 429  # no password check
         user = find_user_by_email(email) if email else None
         if not email or not password:
             error = "Enter your email address and your password."
         elif user is None or not user.active or not user.check_password(password):
+            record_sign_in_attempt(email, succeeded=False)
             error = "That email address and password do not match an active account."
         else:
+            record_sign_in_attempt(email, succeeded=True)
             login_user(user, remember=bool(request.form.get("remember")))
             return redirect(safe_next(request.args.get("next"), url_for("core.home")))
         return render_template("login.html", error=error, email=email), 400
@@ -48,6 +53,7 @@ def login() -> str | Response | tuple[str, int]:
 
 
 @blueprint.post("/logout")
+@signed_in
 def logout() -> Response:
     logout_user()
     flash("You are signed out.", "info")
@@ -55,6 +61,7 @@ def logout() -> Response:
 
 
 @blueprint.post("/company")
+@signed_in
 def switch_company() -> Response:
     """Make another of the user's companies the one in context."""
     try:

@@ -52,8 +52,7 @@ def write_instance_file(tmp_path: Path, text: str) -> None:
 def test_defaults_apply_when_nothing_is_configured(tmp_path):
     values, problems = load_config(tmp_path, None)
 
-    assert problems == []
-    assert values == {
+    expected = {
         "CRM_ENV": "development",
         "CRM_SECRET_KEY": None,
         "CRM_DATABASE_URL": None,
@@ -63,6 +62,9 @@ def test_defaults_apply_when_nothing_is_configured(tmp_path):
         "CRM_SQLITE_BUSY_TIMEOUT_MS": 5000,
         "CRM_CHECK_SCHEMA": True,
     }
+    assert problems == []
+    assert set(values) == {option.key for option in OPTIONS}  # every option gets a value
+    assert {key: values[key] for key in expected} == expected
 
 
 def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path):
@@ -296,3 +298,21 @@ def test_an_empty_plugin_list_variable_means_every_installed_plugin(tmp_path, mo
 def test_a_fractional_number_is_refused_for_a_whole_number_setting(tmp_path):
     _values, problems = load_config(tmp_path, {"CRM_SQLITE_BUSY_TIMEOUT_MS": 5.7})
     assert problems == ["setting CRM_SQLITE_BUSY_TIMEOUT_MS=5.7: expected a whole number"]
+
+
+def test_fast_password_hashing_is_refused_outside_tests(tmp_path):
+    _values, problems = load_config(tmp_path, {"CRM_ENV": "production", "CRM_FAST_PASSWORD_HASHING": True})
+    assert problems == ["CRM_FAST_PASSWORD_HASHING weakens stored passwords: it is only allowed with CRM_ENV=testing"]
+
+
+def test_passwords_are_hashed_with_scrypt_unless_a_test_suite_asks_otherwise(tmp_path):
+    from core.models import User
+
+    slow = User(email="a@b.test", name="A")
+    slow.set_password("long enough")
+    assert slow.password_hash.startswith("scrypt:")
+    app = create_app(app_config(tmp_path, CRM_FAST_PASSWORD_HASHING=True))
+    with app.app_context():
+        fast = User(email="b@b.test", name="B")
+        fast.set_password("long enough")
+    assert fast.password_hash.startswith("pbkdf2:") and fast.check_password("long enough")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import String, select
+from werkzeug.routing import IntegerConverter
 
 from core.db import Base, CompanyMixin, get_session
 from core.scoping import company_scope
@@ -69,10 +70,9 @@ def urls(app, ids, record_types):
         if not arguments:
             result.append(rule.rule)
             continue
-        converters = {name: type(rule._converters[name]).__name__ for name in arguments}
         candidates = [{}]
         for name in arguments:
-            values = ids if converters[name] == "IntegerConverter" else record_types
+            values = ids if isinstance(rule._converters[name], IntegerConverter) else record_types
             candidates = [{**c, name: v} for c in candidates for v in values]
         with app.test_request_context():
             from flask import url_for

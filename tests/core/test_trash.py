@@ -102,3 +102,9 @@ def test_a_member_without_the_delete_permission_has_no_trash_for_the_type(app, c
         flask_session["_user_id"] = str(user_id)
     assert client.get("/trash/fx_gadgets_gadget/").status_code == 404
     assert client.post(f"/trash/fx_gadgets_gadget/{deleted_gadget}/restore").status_code == 404
+
+
+def test_an_id_too_large_for_the_database_is_simply_not_found(client, company, login_as, deleted_gadget):
+    login_as(company.admin)
+    assert client.post(f"/trash/fx_gadgets_gadget/{2**40}/restore").status_code == 404
+    assert client.get(f"/gadgets/{2**40}").status_code == 404
