@@ -7,72 +7,41 @@ Core commands are always available, even when the application cannot start (so t
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import ScriptInfo, routes_command, shell_command
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from core import migrate
+from core.cli_access import roles_group
+from core.cli_api import tokens_group
+from core.cli_jobs import worker_command
+from core.cli_settings import settings_group
+from core.cli_support import (
+    _create_app_for_cli,
+    company_option,
+    find_company,
+    load_app,
+    print_table,
+    with_app,
+)
 from core.db import get_session
 from core.enablement import disable, enable
 from core.errors import PluginStateError, StartupError
 from core.models import Company, Membership, PluginState, User
 from core.plugin_manager import PluginManager
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 DEMO_SLUG = "demo"
-
-
-def _create_app_for_cli() -> Flask:
-    from core import create_app
-
-    try:
-        # Commands check the schema themselves where it matters: `crm db upgrade` must be
-        # able to run on a database that is behind.
-        return create_app({"CRM_CHECK_SCHEMA": False})
-    except StartupError as error:
-        raise click.ClickException(error.format()) from None
-
-
-def load_app() -> Flask:
-    return click.get_current_context().ensure_object(ScriptInfo).load_app()
-
-
-def with_app(check_schema: bool = True) -> Callable[[F], F]:
-    """Run the command inside an application context; optionally refuse a stale schema."""
-
-    def decorator(function: F) -> F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            app = load_app()
-            with app.app_context():
-                if check_schema:
-                    problems = migrate.schema_problems(app)
-                    if problems:
-                        raise click.ClickException(StartupError(problems).format())
-                try:
-                    return function(*args, **kwargs)
-                except SQLAlchemyError as error:
-                    get_session().rollback()
-                    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-                    raise click.ClickException(f"database error: {reason}") from None
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
 
 
 class CrmGroup(click.Group):
@@ -219,7 +188,7 @@ def db_status(check: bool) -> None:
     for entry in statuses:
         rows.append((entry.branch, entry.current or "-", entry.head or "-",
                      "up to date" if entry.up_to_date else "behind: run `crm db upgrade`"))
-    _print_table(rows)
+    print_table(rows)
     for problem in problems:
         click.secho(f"Problem: {problem}", fg="red", err=True)
     if check and (problems or any(not entry.up_to_date for entry in statuses)):
@@ -240,27 +209,6 @@ def db_revision(plugin: str, message: str, autogenerate: bool) -> None:
 
 
 # -- plugins ---------------------------------------------------------------------------------
-
-
-def find_company(slug: str | None) -> Company:
-    """The company named by ``--company``; when omitted, the only company there is."""
-    session = get_session()
-    if slug is None:
-        companies = session.scalars(select(Company).order_by(Company.slug).limit(2)).all()
-        if len(companies) == 1:
-            return companies[0]
-        if not companies:
-            raise click.UsageError("there is no company yet: run `crm demo` or `crm companies create`")
-        raise click.UsageError("there are several companies: choose one with --company SLUG")
-    company = session.scalar(select(Company).where(Company.slug == slug))
-    if company is None:
-        known = ", ".join(session.scalars(select(Company.slug).order_by(Company.slug))) or "none"
-        raise click.BadParameter(f"no company '{slug}' (companies: {known})", param_hint="--company")
-    return company
-
-
-company_option = click.option("--company", "company_slug", metavar="SLUG",
-                              help="The company (needed when there are several).")
 
 
 @cli.group("plugins")
@@ -289,7 +237,7 @@ def plugins_list() -> None:
     if len(rows) == 1:
         click.echo("No plugins are installed.")
         return
-    _print_table(rows)
+    print_table(rows)
 
 
 @plugins_group.command("enable")
@@ -459,22 +407,9 @@ def main() -> None:
     cli.main(prog_name="crm")
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+# Commands of the platform's mechanisms, each in its own module; registered before the
+# names are frozen so that no plugin can take them.
+for command in (roles_group, settings_group, worker_command, tokens_group):
+    cli.add_command(command)
 
-
-from core.cli_access import roles_group  # noqa: E402  (crm roles; imports core.cli lazily)
-
-cli.add_command(roles_group)
-from core.cli_settings import settings_group  # noqa: E402  (crm settings; imports core.cli lazily)
-
-cli.add_command(settings_group)
-from core.cli_jobs import worker_command  # noqa: E402  (crm worker)
-
-cli.add_command(worker_command)
-from core.cli_api import tokens_group  # noqa: E402  (crm tokens; imports core.cli lazily)
-
-cli.add_command(tokens_group)
 CORE_COMMAND_NAMES = frozenset(cli.commands)

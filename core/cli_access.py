@@ -1,34 +1,18 @@
 """``crm roles``: list a company's roles, give a person a role, create the default roles.
 
-Registered under ``crm`` by ``core.cli``. This module imports ``core.cli`` only inside the
-commands, so either module can be imported first.
+Registered under ``crm`` by ``core.cli``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import click
+
+from core.cli_support import company_option, find_company, print_table, with_app
 from sqlalchemy import func, select
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-company_option = click.option("--company", "company_slug", metavar="SLUG",
-                              help="The company (needed when there are several).")
 
 
-def _with_app(function: F) -> F:
-    """``core.cli.with_app(check_schema=True)``, looked up when the command runs."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.cli import with_app
-
-        return with_app(check_schema=True)(function)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group("roles")
@@ -38,10 +22,9 @@ def roles_group() -> None:
 
 @roles_group.command("list")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def roles_list(company_slug: str | None) -> None:
     """Every role of a company: its people, permissions and record visibility."""
-    from core.cli import _print_table, find_company
     from core.db import get_session
     from core.models import Membership, Role, RolePermission, RoleVisibility
 
@@ -78,7 +61,7 @@ def roles_list(company_slug: str | None) -> None:
         rows.append((role.name, role.template or "-", str(people.get(role.id, 0)),
                      ", ".join(codes.get(role.id, [])) or "-",
                      ", ".join(levels.get(role.id, [])) or "own (default)"))
-    _print_table(rows)
+    print_table(rows)
 
 
 @roles_group.command("assign")
@@ -86,11 +69,10 @@ def roles_list(company_slug: str | None) -> None:
 @click.option("--role", "role_name", required=True,
               help="The role's name (or the key of the template it came from); 'none' removes the role.")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def roles_assign(email: str, role_name: str, company_slug: str | None) -> None:
     """Give a member of a company a role (replacing the one they had)."""
     from core.auth import find_user_by_email
-    from core.cli import find_company
     from core.db import get_session
     from core.models import Membership, Role
 
@@ -127,14 +109,13 @@ def roles_assign(email: str, role_name: str, company_slug: str | None) -> None:
 
 @roles_group.command("seed")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def roles_seed(company_slug: str | None) -> None:
     """Create the roles the installed plugins offer that a company does not have yet.
 
     New companies get them when they are created; run this after installing a plugin.
     """
     from core.access import seed_roles
-    from core.cli import find_company
     from core.db import get_session
 
     session = get_session()

@@ -1,35 +1,21 @@
 """``crm tokens``: create, list and revoke API tokens.
 
-Registered under ``crm`` by ``core.cli``. This module imports ``core.cli`` only inside the
-commands, so either module can be imported first.
+Registered under ``crm`` by ``core.cli``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 
 import click
+
+from core.cli_support import find_company, print_table, with_app
 from sqlalchemy import func, select
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 OPTION_OF_FIELD = {"name": "--name", "scopes": "--scopes", "expires_days": "--expires-days",
                    "user": "--email"}
 
-
-def _with_app(function: F) -> F:
-    """``core.cli.with_app(check_schema=True)``, looked up when the command runs."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.cli import with_app
-
-        return with_app(check_schema=True)(function)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _when(moment: datetime | None) -> str:
@@ -52,14 +38,13 @@ def tokens_group() -> None:
 @click.option("--scopes", required=True,
               help="Space-separated scopes, e.g. 'notes:read notes:write', 'notes:*' or '*'.")
 @click.option("--expires-days", type=int, default=None, help="Days until it expires (default: never).")
-@_with_app
+@with_app(check_schema=True)
 def tokens_create(email: str, company_slug: str | None, name: str, scopes: str, expires_days: int | None) -> None:
     """Create a token and print it. It is shown only this once: store it safely."""
     from marshmallow import ValidationError
 
     from core.api_tokens import create_token
     from core.auth import find_user_by_email
-    from core.cli import find_company
     from core.db import get_session
 
     session = get_session()
@@ -87,11 +72,10 @@ def tokens_create(email: str, company_slug: str | None, name: str, scopes: str, 
 @tokens_group.command("list")
 @click.option("--company", "company_slug", metavar="SLUG", help="Only this company's tokens.")
 @click.option("--email", help="Only this user's tokens.")
-@_with_app
+@with_app(check_schema=True)
 def tokens_list(company_slug: str | None, email: str | None) -> None:
     """Every token (never the secret): its id, first characters, owner, scopes and status."""
     from core.api_tokens import status_of
-    from core.cli import _print_table, find_company
     from core.db import get_session
     from core.models import ApiToken, Company, User
 
@@ -111,12 +95,12 @@ def tokens_list(company_slug: str | None, email: str | None) -> None:
     if len(rows) == 1:
         click.echo("No tokens.")
         return
-    _print_table(rows)
+    print_table(rows)
 
 
 @tokens_group.command("revoke")
 @click.argument("token_id", type=int, metavar="ID")
-@_with_app
+@with_app(check_schema=True)
 def tokens_revoke(token_id: int) -> None:
     """Revoke the token ID (see `crm tokens list`): requests that present it are refused."""
     from core.api_tokens import revoke_token

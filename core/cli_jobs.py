@@ -7,7 +7,7 @@ import logging
 import click
 from flask import current_app
 
-from core.cli import with_app
+from core.cli_support import with_app
 from core.jobs import get_jobs
 
 

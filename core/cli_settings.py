@@ -6,32 +6,17 @@ either module can be imported first.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from flask import current_app
 
+from core.cli_support import company_option, find_company, print_table, with_app
 from core.hooks import Setting
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-company_option = click.option("--company", "company_slug", metavar="SLUG",
-                              help="The company (needed when there are several).")
 
 
-def _with_app(function: F) -> F:
-    """Run inside the application, with the schema checked, as the core's commands do."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.cli import with_app
-
-        return with_app(check_schema=True)(function)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _type_text(setting: Setting) -> str:
@@ -47,7 +32,6 @@ def _type_text(setting: Setting) -> str:
 
 
 def _company_and_enabled(slug: str | None) -> tuple[Any, frozenset[str]]:
-    from core.cli import find_company
     from core.db import get_session
     from core.enablement import enabled_plugins
 
@@ -73,10 +57,9 @@ def settings_group() -> None:
 @company_option
 @click.option("--all", "show_all", is_flag=True,
               help="Include the settings of plugins the company has not enabled.")
-@_with_app
+@with_app(check_schema=True)
 def settings_list(company_slug: str | None, show_all: bool) -> None:
     """The company's settings: value, default, type, and whether the company set it."""
-    from core.cli import _print_table
     from core.settings import declared_settings, format_value, get_settings, plugin_of, stored_values
 
     company, enabled = _company_and_enabled(company_slug)
@@ -92,14 +75,14 @@ def settings_list(company_slug: str | None, show_all: bool) -> None:
         which = "plugin" if show_all else "plugin enabled for " + company.name
         click.echo(f"No {which} declares settings.")
         return
-    _print_table(rows)
+    print_table(rows)
 
 
 @settings_group.command("set")
 @click.argument("key")
 @click.argument("value")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def settings_set(key: str, value: str, company_slug: str | None) -> None:
     """Set KEY to VALUE for a company.
 
@@ -125,7 +108,7 @@ def settings_set(key: str, value: str, company_slug: str | None) -> None:
 @settings_group.command("reset")
 @click.argument("key")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def settings_reset(key: str, company_slug: str | None) -> None:
     """Forget a company's value of KEY, so the declared default applies again.
 
@@ -152,11 +135,10 @@ def settings_reset(key: str, company_slug: str | None) -> None:
 
 @settings_group.command("check")
 @company_option
-@_with_app
+@with_app(check_schema=True)
 def settings_check(company_slug: str | None) -> None:
     """Report stored values that no plugin declares any more, or that their declaration
     now refuses. Exits with status 1 when there are any. Every company unless --company."""
-    from core.cli import find_company
     from core.settings import stored_problems
 
     company_id = find_company(company_slug).id if company_slug else None
