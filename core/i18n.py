@@ -121,15 +121,6 @@ HTTP_ERROR_MESSAGES = (
 )
 
 
-# Messages core.web passes untranslated (to templates that show them with translate()).
-# TODO: drop these once core/web.py wraps them in _() itself.
-WEB_MESSAGES = (
-    N_("Enter your email address and your password."),
-    N_("That email address and password do not match an active account."),
-    N_("You are signed out."),
-)
-
-
 # -- formatting (Jinja filters; also callable from Python) ------------------------------------
 
 

@@ -40,10 +40,10 @@ def login() -> str | Response | tuple[str, int]:
             return render_template("login.html", error=refusal, email=email), 429  # no password check
         user = find_user_by_email(email) if email else None
         if not email or not password:
-            error = "Enter your email address and your password."
+            error = _("Enter your email address and your password.")
         elif user is None or not user.active or not user.check_password(password):
             record_sign_in_attempt(email, succeeded=False)
-            error = "That email address and password do not match an active account."
+            error = _("That email address and password do not match an active account.")
         else:
             record_sign_in_attempt(email, succeeded=True)
             login_user(user, remember=bool(request.form.get("remember")))
@@ -56,7 +56,7 @@ def login() -> str | Response | tuple[str, int]:
 @signed_in
 def logout() -> Response:
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("core.login"))
 
 

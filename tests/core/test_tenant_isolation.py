@@ -19,7 +19,7 @@ from core.testing import make_company
 from tests.gadgets import GADGETS, create_gadget_table
 
 NOTES_EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "atrium-notes"
-MODULES = [GADGETS, "atrium_notes"]
+MODULES = [GADGETS, "atrium_notes", "fx_api_teams"]
 MIN_MARKER_LENGTH = 8  # shorter values (e.g. "1.0") could appear on a page by chance
 
 
@@ -31,7 +31,7 @@ def app_config(fixture_plugins_path, monkeypatch):
 
 @pytest.fixture
 def crm_plugins():
-    return [GADGETS, "notes"]
+    return [GADGETS, "notes", "fx_api_teams"]
 
 
 def company_rows(app, company_id):
@@ -83,6 +83,7 @@ def urls(app, ids, record_types):
 
 def test_no_page_of_any_plugin_shows_another_companys_records(app, client, company, login_as):
     create_gadget_table(app)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a route that fails answers 500; keep walking
     beta = make_company(app, "Beta", "beta")
     manager = app.extensions["crm.plugins"]
     for fixture in (company, beta):
@@ -95,14 +96,15 @@ def test_no_page_of_any_plugin_shows_another_companys_records(app, client, compa
     with app.app_context():
         session = get_session()
         with company_scope(session, beta.id):
-            from core.models import Company
+            from core.models import Company, Team
 
             beta_company = session.get(Company, beta.id)
             manager.call_in_order("demo_data", session=session, company=beta_company)
+            session.add(Team(name="Beta's confidential team"))  # a core company table too
             session.commit()
 
     beta_rows = company_rows(app, beta.id)
-    assert {model.__tablename__ for model, _ in beta_rows} >= {"fx_gadgets_gadget", "notes_note"}
+    assert {model.__tablename__ for model, _ in beta_rows} >= {"fx_gadgets_gadget", "notes_note", "core_team"}
     secrets = markers(beta_rows)
     beta_ids = sorted({values["id"] for _, values in beta_rows if isinstance(values.get("id"), int)})
     assert secrets and beta_ids
@@ -113,3 +115,4 @@ def test_no_page_of_any_plugin_shows_another_companys_records(app, client, compa
         leaked = [s for s in secrets if s in response.text and s not in baseline.get(url, "")]
         assert not leaked, f"{url} shows company Beta's {leaked}"
     assert {f"/gadgets/{record_id}" for record_id in beta_ids} <= set(tried)
+    assert any(url.startswith("/api/v1/fx_api_teams/teams/") for url in tried)

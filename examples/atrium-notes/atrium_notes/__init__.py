@@ -1,6 +1,6 @@
 """Hook implementations of the notes plugin. Heavy imports stay inside the functions."""
 
-from core import MenuItem, Permission, hookimpl
+from core import MenuItem, Permission, RoleTemplate, hookimpl
 
 
 @hookimpl
@@ -22,6 +22,20 @@ def permissions():
         Permission("notes.note.read", "Read notes"),
         Permission("notes.note.write", "Write notes"),
         Permission("notes.note.delete", "Delete and restore notes"),
+    ]
+
+
+@hookimpl
+def default_roles():
+    return [
+        RoleTemplate(
+            key="notes.reader", name="Note reader", description="Reads the company's notes.",
+            permissions=("notes.note.read",), visibility={},
+        ),
+        RoleTemplate(
+            key="notes.editor", name="Note editor", description="Writes and deletes notes.",
+            permissions=("notes.note.read", "notes.note.write", "notes.note.delete"), visibility={},
+        ),
     ]
 
 

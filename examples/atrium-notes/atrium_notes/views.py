@@ -2,7 +2,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from atrium_notes.models import Note
 from atrium_notes.services import PAGE_SIZE, add_note, delete_note, list_notes
+from core.access import require_permission
+from core.audit import history
 from core.db import get_session
 from core.forms import form_data
 from core.tenancy import current_company
@@ -21,12 +24,14 @@ def _render(page: int, errors=None, values=None, status=200):
 
 
 @blueprint.get("/")
+@require_permission("notes.note.read")
 def index():
     page = request.args.get("page", 1, type=int)
     return _render(max(page, 1))
 
 
 @blueprint.post("/")
+@require_permission("notes.note.write")
 def create():
     try:
         add_note(get_session(), current_company().id, form_data())
@@ -36,7 +41,17 @@ def create():
     return redirect(url_for("notes.index"))
 
 
+@blueprint.get("/<int:note_id>")
+@require_permission("notes.note.read")
+def detail(note_id):
+    note = get_session().get(Note, note_id)  # scoped to the company: another's note is None
+    if note is None:
+        abort(404)
+    return render_template("notes/detail.html", note=note, entries=history(get_session(), note))
+
+
 @blueprint.post("/<int:note_id>/delete")
+@require_permission("notes.note.delete")
 def delete(note_id):
     note = delete_note(get_session(), note_id, current_user.id)
     if note is None:

@@ -57,13 +57,13 @@ def test_deleting_a_note_moves_it_to_the_trash_and_undo_restores_it(client, comp
 
     page = client.post(f"/notes/{note_id}/delete", follow_redirects=True).text
     assert "moved to the trash" in page and "Undo" in page
-    assert "<td>Regrettable</td>" not in page
+    assert ">Regrettable</a></td>" not in page
     assert "Regrettable" in client.get("/trash/notes_note/").text
 
     undo_url = f"/trash/notes_note/{note_id}/restore"
     assert f'action="{undo_url}"' in page
     assert client.post(undo_url, data={"next": "/notes/"}).headers["Location"] == "/notes/"
-    assert "<td>Regrettable</td>" in client.get("/notes/").text
+    assert ">Regrettable</a></td>" in client.get("/notes/").text
 
 
 def test_deleting_a_note_of_another_company_answers_404(client, company, login_as, app):
@@ -76,3 +76,33 @@ def test_deleting_a_note_of_another_company_answers_404(client, company, login_a
     beta.enable("notes")
     login_as(beta.admin)
     assert client.post("/notes/1/delete").status_code == 404
+
+
+def test_a_notes_page_shows_its_history(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Tracked", "body": ""})
+    note_id = db_session.scalar(select(Note.id))
+    page = client.get(f"/notes/{note_id}").text
+    assert "History" in page and "Acme Admin" in page and "created this" in page
+
+
+def test_a_member_without_a_notes_role_is_refused(app, client, company, db_session):
+    from core.models import Membership, User
+
+    company.enable("notes")
+    user = User(email="guest@acme.test", name="Guest")
+    user.set_password("long enough")
+    user.memberships.append(Membership(company_id=company.id))
+    db_session.add(user)
+    db_session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+    assert client.get("/notes/").status_code == 403
+    assert b'href="/notes/"' not in client.get("/").data  # the menu hides what they cannot open
+
+
+def test_every_route_of_the_plugin_says_who_may_use_it(app):
+    from core.access import route_access_problems
+
+    assert route_access_problems(app, blueprints=["notes"]) == []
