@@ -1,6 +1,7 @@
 """The audit trail: who changed what, when, with old and new values.
 
-A model opts in with the :class:`Audited` mixin. Every flush that creates, changes,
+A model opts in with the :class:`Audited` mixin (defined with the other mixins in
+``core.db``, importable from here). Every flush that creates, changes,
 soft-deletes, restores or deletes such a row writes one ``core_audit_entry`` row in the
 same transaction, so the trail cannot disagree with the data.
 """
@@ -10,28 +11,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import has_request_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import CompanyMixin, utcnow
+from core.db import Audited, CompanyMixin, utcnow
 from core.models import AuditEntry, User
 from core.scoping import COMPANY_KEY
 
+__all__ = ["Audited", "history", "record_id", "record_type", "set_actor"]
+
 ACTOR_KEY = "crm_user_id"
 NOT_AUDITED = frozenset({"created_at", "updated_at", "deleted_by_id"})
-
-
-class Audited:
-    """Mixin: record every change of this model in the audit trail.
-
-    ``__audit_exclude__`` names columns never recorded (secrets, derived values).
-    The record type defaults to the table name; set ``__record_type__`` to change it.
-    """
-
-    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
 
 
 def record_type(model: type | object) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, event
@@ -65,6 +66,16 @@ class OwnerMixin:
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("core_user.id", ondelete="SET NULL"), index=True
     )
+
+
+class Audited:
+    """Mixin: record every change of this model in the audit trail (see ``core.audit``).
+
+    ``__audit_exclude__`` names columns never recorded (secrets, derived values).
+    The record type defaults to the table name; set ``__record_type__`` to change it.
+    """
+
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
 
 
 class SoftDeleteMixin:

@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.db import Base, CompanyMixin, TimestampMixin, utcnow
+from core.db import Audited, Base, CompanyMixin, TimestampMixin, utcnow
 
 FAST_HASH = "pbkdf2:sha256:1000"
 
@@ -301,10 +301,15 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class SettingValue(Base):
-    """A company's value for a setting a plugin declared (absent: the declared default)."""
+class SettingValue(Audited, Base):
+    """A company's value for a setting a plugin declared (absent: the declared default).
+
+    Audited: the trail shows who changed which setting from what to what.
+    """
 
     __tablename__ = "core_setting_value"
+    __record_type__ = "core.setting"
+    __audit_exclude__ = frozenset({"updated_by_id"})
 
     company_id: Mapped[int] = mapped_column(
         ForeignKey("core_company.id", ondelete="CASCADE"), primary_key=True

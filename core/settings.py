@@ -261,8 +261,10 @@ def set_setting(key: str, value: Any, company_id: int | None = None, user: User 
     if row is None:
         session.add(SettingValue(company_id=company_id, key=key, value=value, updated_by_id=_user_id(user)))
     elif row.value != value or type(row.value) is not type(value):
+        equal_but_retyped = row.value == value
         row.value = value
-        flag_modified(row, "value")  # JSON compares 1 == True: make sure the type change is written
+        if equal_but_retyped:
+            flag_modified(row, "value")  # JSON compares 1 == True: make sure the type change is written
         row.updated_by_id = _user_id(user)
     session.flush()
     return value

@@ -417,3 +417,16 @@ def test_crm_settings_check_reports_undeclared_and_refused_values(app, runner, c
     removed = invoke(runner, "settings", "reset", "fxs_gone.size", "--company", "acme")
     assert removed.exit_code == 0, removed.output
     assert set(stored(db_session, company.id)) == {"fxs_alpha.mode", "fxs_alpha.page_size"}
+
+
+def test_changing_a_setting_is_recorded_in_the_audit_trail(app, company, db_session):
+    from core.models import AuditEntry
+
+    set_setting("fxs_alpha.page_size", 50, company.id, user=company.admin)
+    set_setting("fxs_alpha.page_size", 70, company.id, user=company.admin)
+    db_session.commit()
+    entries = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.record_type == "core.setting").order_by(AuditEntry.id)).all()
+    assert [entry.action for entry in entries] == ["create", "update"]
+    assert entries[-1].changes == {"value": [50, 70]}
+    assert entries[-1].record_id == f"{company.id},fxs_alpha.page_size"
