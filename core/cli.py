@@ -22,7 +22,7 @@ from sqlalchemy import select
 from core import migrate
 from core.cli_access import roles_group
 from core.cli_api import tokens_group
-from core.cli_jobs import worker_command
+from core.cli_jobs import outbox_group, worker_command
 from core.cli_settings import settings_group
 from core.cli_support import (
     _create_app_for_cli,
@@ -409,7 +409,7 @@ def main() -> None:
 
 # Commands of the platform's mechanisms, each in its own module; registered before the
 # names are frozen so that no plugin can take them.
-for command in (roles_group, settings_group, worker_command, tokens_group):
+for command in (roles_group, settings_group, worker_command, outbox_group, tokens_group):
     cli.add_command(command)
 
 CORE_COMMAND_NAMES = frozenset(cli.commands)

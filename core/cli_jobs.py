@@ -1,4 +1,5 @@
-"""``crm worker``: a huey consumer for the application's job queue."""
+"""``crm worker`` (a huey consumer for the application's job queue) and ``crm outbox``
+(dead-lettered event deliveries, for administrators)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import click
 from flask import current_app
 
-from core.cli_support import with_app
+from core.cli_support import print_table, with_app
 from core.jobs import get_jobs
 
 
@@ -78,3 +79,41 @@ def worker_command(workers: int, worker_type: str, periodic: bool, delay: float,
     )
     consumer = jobs.huey.create_consumer(**config.values)
     consumer.run()
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Inspect and retry deliveries of events to out-of-process handlers."""
+
+
+@outbox_group.command("dead")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="At most this many.")
+@with_app(check_schema=True)
+def outbox_dead(limit: int) -> None:
+    """List dead-lettered deliveries (every attempt failed), newest event first."""
+    from core.events import dead_deliveries
+
+    rows = [("DELIVERY", "EVENT", "HANDLER", "ATTEMPTS", "LAST ERROR")]
+    for delivery, event in dead_deliveries(limit):
+        error = (delivery.last_error or "").strip().splitlines()
+        rows.append((str(delivery.id), f"{event.name} #{event.id}", delivery.handler,
+                     str(delivery.attempts), error[-1][:80] if error else "-"))
+    if len(rows) == 1:
+        click.echo("No dead deliveries.")
+        return
+    print_table(rows)
+    click.echo("Retry one with: crm outbox retry DELIVERY")
+
+
+@outbox_group.command("retry")
+@click.argument("delivery_id", type=click.IntRange(min=1))
+@with_app(check_schema=True)
+def outbox_retry(delivery_id: int) -> None:
+    """Queue a dead or waiting delivery again now, with a fresh set of attempts."""
+    from core.db import get_session
+    from core.events import retry_delivery
+
+    if not retry_delivery(delivery_id):
+        raise click.ClickException(f"no delivery {delivery_id} waiting or dead (delivered ones are not retried)")
+    get_session().commit()
+    click.echo(f"Delivery {delivery_id} is queued again.")

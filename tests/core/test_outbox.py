@@ -301,3 +301,27 @@ def test_invalid_outbox_handlers_stop_start_up_with_every_problem(tmp_path, fixt
         "returned 'not a handler' from outbox_handlers, not an OutboxHandler",
     ]:
         assert expected in problems
+
+
+def test_administrators_list_and_retry_dead_deliveries_from_the_command_line(app, company, db_session, fx_a, runner):
+    from core.cli import cli
+
+    assert "No dead deliveries." in runner.invoke(cli, ["outbox", "dead"]).output
+    company.enable("fx_events_a")
+    fx_a.failures["webhook"] = 3
+    emit_for(db_session, company.id, "fx_events_a.created")
+    [row] = deliveries(db_session)
+    for _ in range(2):
+        make_due(db_session, row.id)
+        sweep(app)
+    listed = runner.invoke(cli, ["outbox", "dead"])
+    assert listed.exit_code == 0
+    assert f"{row.id}" in listed.output and "fx_events_a.webhook" in listed.output
+    assert "ConnectionError" in listed.output
+
+    retried = runner.invoke(cli, ["outbox", "retry", str(row.id)])
+    assert retried.exit_code == 0, retried.output
+    db_session.expire_all()
+    assert deliveries(db_session)[0].status == "delivered"
+    again = runner.invoke(cli, ["outbox", "retry", str(row.id)])
+    assert again.exit_code == 1 and "delivered ones are not retried" in again.output
