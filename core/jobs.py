@@ -30,9 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-import huey
 from flask import Blueprint, Flask, current_app, g, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -43,6 +42,9 @@ from core.db import get_database, get_session, utcnow
 from core.hooks import PeriodicTask
 from core.models import Company, Job, PluginState
 from core.scoping import COMPANY_KEY, set_company
+
+if TYPE_CHECKING:
+    import huey
 
 logger = logging.getLogger(__name__)
 
@@ -120,13 +122,37 @@ def _enter_company(app: Flask, company_id: int) -> None:
 
 @dataclass
 class Jobs:
-    """The job queue of one application (``app.extensions["crm.jobs"]``)."""
+    """The job queue of one application (``app.extensions["crm.jobs"]``).
+
+    The huey instance is built on first use, not at start-up: importing huey (and the
+    Redis client it pulls in) costs a fifth of a second that ``crm --help`` and every
+    web process that never queues a job need not pay.
+    """
 
     app: Flask
-    huey: huey.Huey
     backend: str  # "immediate", "redis" or "sqlite"
-    tasks: dict[str, Any] = field(default_factory=dict)  # name -> huey TaskWrapper
+    # name -> (function, crontab expression or None), turned into huey tasks on first use
+    registered: dict[str, tuple[Callable[..., None], str | None]] = field(default_factory=dict)
     periodic: dict[str, tuple[str, PeriodicTask]] = field(default_factory=dict)  # name -> (plugin, task)
+    _huey: Any = None
+    _tasks: dict[str, Any] = field(default_factory=dict)  # name -> huey TaskWrapper
+
+    @property
+    def huey(self) -> huey.Huey:
+        if self._huey is None:
+            self._huey = _build_queue(self.app, self.backend)
+            for task_name, (function, schedule) in self.registered.items():
+                if schedule is None:
+                    self._tasks[task_name] = self._huey.task(name=task_name)(function)
+                else:
+                    self._tasks[task_name] = self._huey.periodic_task(
+                        parse_schedule(schedule), name=task_name)(function)
+        return self._huey
+
+    @property
+    def tasks(self) -> dict[str, Any]:
+        self.huey  # noqa: B018  (builds the queue and its tasks)
+        return self._tasks
 
     def enqueue(self, name: str, *args: Any, delay: float | None = None) -> None:
         """Queue the core task ``name`` with ``args`` (after ``delay`` seconds)."""
@@ -157,32 +183,19 @@ def immediate_mode(config: Mapping[str, Any]) -> bool:
 
 
 def init_app(app: Flask) -> list[str]:
-    """Build the application's huey instance and register the tasks; return the problems."""
+    """Set up the application's job queue and register the tasks; return the problems."""
     problems: list[str] = []
-    name = app.config["CRM_JOBS_QUEUE"]
-    redis_url = app.config.get("CRM_REDIS_URL")
     if immediate_mode(app.config):
-        queue: huey.Huey = huey.MemoryHuey(name, immediate=True, results=False)
         backend = "immediate"
-    elif redis_url:
-        try:
-            queue = huey.RedisHuey(name, url=redis_url, results=False)
-        except Exception as error:
-            problems.append(f"CRM_REDIS_URL is not a Redis URL Atrium understands ({error})")
-            queue = huey.MemoryHuey(name, immediate=True, results=False)
+    elif app.config.get("CRM_REDIS_URL"):
         backend = "redis"
     else:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        queue = huey.SqliteHuey(name, filename=str(Path(app.instance_path) / QUEUE_FILE), results=False)
         backend = "sqlite"
-    jobs = Jobs(app, queue, backend)
+    jobs = Jobs(app, backend)
     app.extensions[EXTENSION_KEY] = jobs
 
     def register(task_name: str, function: Callable[..., None], schedule: str | None = None) -> None:
-        if schedule is None:
-            jobs.tasks[task_name] = queue.task(name=task_name)(function)
-        else:
-            jobs.tasks[task_name] = queue.periodic_task(parse_schedule(schedule), name=task_name)(function)
+        jobs.registered[task_name] = (function, schedule)
 
     register(RUN_JOB_TASK, lambda job_id, target, params: _run_job(app, job_id, target, params))
     register(events.DELIVER_TASK, lambda delivery_id: events.deliver(delivery_id, app))
@@ -201,13 +214,27 @@ def init_app(app: Flask) -> list[str]:
     return problems
 
 
+def _build_queue(app: Flask, backend: str) -> huey.Huey:
+    import huey
+
+    name = app.config["CRM_JOBS_QUEUE"]
+    if backend == "immediate":
+        return huey.MemoryHuey(name, immediate=True, results=False)
+    if backend == "redis":
+        return huey.RedisHuey(name, url=app.config["CRM_REDIS_URL"], results=False)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return huey.SqliteHuey(name, filename=str(Path(app.instance_path) / QUEUE_FILE), results=False)
+
+
 def parse_schedule(expression: str) -> Callable[[Any], bool]:
     """huey's test for a five-field crontab expression; ValueError when it is not one."""
     fields = expression.split() if isinstance(expression, str) else []
     if len(fields) != 5:
         raise ValueError("expected five fields: minute hour day-of-month month day-of-week")
     minute, hour, day, month, day_of_week = fields
-    return huey.crontab(minute, hour, day, month, day_of_week, strict=True)
+    from huey import crontab
+
+    return crontab(minute, hour, day, month, day_of_week, strict=True)
 
 
 def _periodic_problem(plugin: str, periodic: Any, jobs: Jobs) -> str | None:

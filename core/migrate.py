@@ -12,16 +12,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
+from typing import TYPE_CHECKING
+
 from flask import Flask
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.db import get_database, safe_url
 from core.plugin_manager import PluginManager
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic is imported inside the functions that use it: most commands and every web
+# process that starts without the schema check never need it (a tenth of a second).
 
 CORE_BRANCH = "core"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,6 +33,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def alembic_config(app: Flask) -> Config:
     """An Alembic configuration built from the application (no alembic.ini involved)."""
+    from alembic.config import Config
+
     manager: PluginManager = app.extensions["crm.plugins"]
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -62,6 +68,8 @@ class SchemaInspectionError(Exception):
 
 
 def _applied_heads(app: Flask) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
     engine = get_database(app).engine
     try:
         with engine.connect() as connection:
@@ -75,6 +83,9 @@ def _applied_heads(app: Flask) -> tuple[str, ...]:
 
 def status(app: Flask) -> tuple[list[BranchStatus], list[str]]:
     """Each branch's applied and head revision, and problems that stop an upgrade."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     script = ScriptDirectory.from_config(alembic_config(app))
     current_heads = _applied_heads(app)
     problems: list[str] = []
@@ -110,6 +121,8 @@ def status(app: Flask) -> tuple[list[BranchStatus], list[str]]:
 
 
 def _exists(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.util.exc import CommandError
+
     try:
         return script.get_revision(revision) is not None
     except CommandError:
@@ -136,10 +149,14 @@ def schema_problems(app: Flask) -> list[str]:
 
 
 def upgrade(app: Flask, target: str = "heads", sql: bool = False) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(app), target, sql=sql)
 
 
 def downgrade(app: Flask, target: str, sql: bool = False) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(app), target, sql=sql)
 
 
@@ -171,6 +188,9 @@ def new_revision(app: Flask, plugin: str, message: str, autogenerate: bool) -> s
     and depends on the current heads of the core and of the plugins it depends on, so
     its foreign keys to their tables always have something to point at.
     """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     manager: PluginManager = app.extensions["crm.plugins"]
     if plugin == CORE_BRANCH:
         version_path = MIGRATIONS_DIR / "versions"
