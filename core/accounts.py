@@ -23,7 +23,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as http_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -243,6 +243,8 @@ def change_password() -> str | Response | tuple[str, int]:
     user = session.get(User, current_user.id)
     user.set_password(data["password"])
     retire_tokens(session, user.id, RESET)  # a reset link sent earlier no longer works
+    # The new password ends every other session (User.get_id); this one carries on.
+    login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
     flash(_("Your password has been changed."), "success")
     return redirect(url_for("core.home"))
 

@@ -853,7 +853,7 @@ def _sign_in_with_token(header: str) -> None:
         raise RuntimeError("core.api's session interface was replaced after init_app")
     # Flask-Login loads the user from this session, and core.tenancy the company.
     # "_remember" set to a value Flask-Login ignores: it never sets a remember-me cookie here.
-    session.update({"_user_id": str(user.id), "_fresh": False, "_remember": "no",
+    session.update({"_user_id": user.get_id(), "_fresh": False, "_remember": "no",
                     "company_id": token.company_id})
     g.crm_api_token = token
     limit = current_app.config["CRM_API_RATE_LIMIT"]

@@ -13,7 +13,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from flask import has_request_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,14 +47,13 @@ def set_actor(session: Session, user_id: int | None) -> None:
 
 
 def _actor(session: Session) -> int | None:
+    """Who is acting: named on the session (CLI), else the signed-in user or the user a job
+    or event handler runs for."""
     if ACTOR_KEY in session.info:
         return session.info[ACTOR_KEY]
-    if has_request_context():
-        from flask_login import current_user
+    from core.events import acting_user_id
 
-        if current_user and current_user.is_authenticated:
-            return int(current_user.get_id())
-    return None
+    return acting_user_id()
 
 
 def _json_safe(value: Any) -> Any:

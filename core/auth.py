@@ -20,6 +20,8 @@ leaves the window.
 
 from __future__ import annotations
 
+import hmac
+
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -205,9 +207,16 @@ def init_app(app: Flask) -> LoginManager:
     manager.login_message_category = "info"
 
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(session_id: str) -> User | None:
+        """The user of a session, if it is still valid: ``User.get_id()`` ties it to the
+        password, so a session from before a password change no longer loads."""
+        user_id, _, fingerprint = session_id.partition(":")
+        if not user_id.isascii() or not user_id.isdigit():
+            return None
         user = get_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        return user if hmac.compare_digest(fingerprint, user.password_fingerprint()) else None
 
     @app.before_request
     def require_sign_in():  # type: ignore[no-untyped-def]

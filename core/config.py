@@ -225,6 +225,11 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None) -> tup
             values[key] = OPTIONS_BY_KEY[key].parse(value)
         except ValueError as error:
             problems.append(f"setting {key}={value!r}: {error}")
+    if values.get("CRM_ENV") == "production" and not values.get("CRM_BASE_URL"):
+        # Links in mail (password reset, invitations) would otherwise take their host from
+        # the request, which anyone can set: a reset link could point to another site.
+        problems.append("CRM_BASE_URL is not set; production needs the public address of the app "
+                        "(e.g. https://crm.example.com) for links in mail")
     if values.get("CRM_FAST_PASSWORD_HASHING") and values.get("CRM_ENV") != "testing":
         problems.append("CRM_FAST_PASSWORD_HASHING weakens stored passwords: it is only allowed with CRM_ENV=testing")
     values.update(extra)

@@ -243,7 +243,7 @@ def _user_id(user: User | None) -> int | None:
         from flask_login import current_user
 
         if current_user and current_user.is_authenticated:
-            return int(current_user.get_id())
+            return current_user.id
     return None
 
 

@@ -31,6 +31,7 @@ from core.settings import (
     stored_values,
 )
 from core.tenancy import current_company, enabled_for_request
+from core.ui import safe_next
 
 blueprint = Blueprint("core_settings", __name__)
 
@@ -207,13 +208,6 @@ def reset(plugin: str) -> Response:
 # -- the user's language -------------------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
-    """Only follow a ``next`` that stays on this site."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("core.home")
-
-
 @blueprint.post("/account/language")
 @signed_in
 def language() -> Response:
@@ -226,4 +220,4 @@ def language() -> Response:
     get_session().flush()
     refresh()  # the confirmation below in the new language
     flash(_("Language changed."), "success")
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next"), url_for("core.home")))

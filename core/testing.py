@@ -321,7 +321,7 @@ def login_as(client: FlaskClient) -> Callable[[User], None]:
 
     def sign_in(user: User) -> None:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
 
     return sign_in

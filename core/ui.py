@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, request, url_for
 from flask_login import current_user
@@ -17,10 +18,20 @@ UNDO_CATEGORY_PREFIX = "undo:"
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """``target`` if it stays on this site (a path, not ``//host``), else ``default``."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """``target`` if it is a path on this site, else ``default``.
+
+    Refuses anything a browser could read as another host: ``//host``, a backslash, a
+    scheme, and control characters (browsers drop tabs and newlines, so ``/\t/host``
+    would become ``//host``).
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def flash_undo(message: str, undo_url: str) -> None:

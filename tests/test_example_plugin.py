@@ -72,9 +72,9 @@ from core.auth import find_user_by_email
 app = create_app()
 client = app.test_client()
 with app.app_context():
-    user_id = find_user_by_email("admin@example.com").id
+    session_id = find_user_by_email("admin@example.com").get_id()
 with client.session_transaction() as session:
-    session["_user_id"] = str(user_id)
+    session["_user_id"] = session_id
 page = client.get("/notes/")
 print(page.status_code, b"Welcome to Atrium" in page.data, b'href="/notes/"' in client.get("/").data)
 """

@@ -238,7 +238,8 @@ def test_plugins_that_are_not_names_are_refused(tmp_path):
 
 
 def test_production_without_a_secret_key_is_refused_naming_crm_secret_key(tmp_path):
-    problems = refusal(app_config(tmp_path, CRM_ENV="production", SECRET_KEY=None))
+    problems = refusal(app_config(tmp_path, CRM_ENV="production", SECRET_KEY=None,
+                                CRM_BASE_URL="https://crm.example.com"))
 
     assert len(problems) == 1, problems
     assert "CRM_SECRET_KEY" in problems[0]
@@ -248,7 +249,8 @@ def test_production_without_a_secret_key_is_refused_naming_crm_secret_key(tmp_pa
 def test_production_uses_the_secret_key_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(f"{ENV_PREFIX}SECRET_KEY", "a-long-production-secret")
 
-    app = create_app(app_config(tmp_path, CRM_ENV="production", SECRET_KEY=None))
+    app = create_app(app_config(tmp_path, CRM_ENV="production", SECRET_KEY=None,
+                                CRM_BASE_URL="https://crm.example.com"))
 
     assert app.secret_key == "a-long-production-secret"
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -301,7 +303,8 @@ def test_a_fractional_number_is_refused_for_a_whole_number_setting(tmp_path):
 
 
 def test_fast_password_hashing_is_refused_outside_tests(tmp_path):
-    _values, problems = load_config(tmp_path, {"CRM_ENV": "production", "CRM_FAST_PASSWORD_HASHING": True})
+    _values, problems = load_config(tmp_path, {"CRM_ENV": "production", "CRM_FAST_PASSWORD_HASHING": True,
+                                             "CRM_BASE_URL": "https://crm.example.com"})
     assert problems == ["CRM_FAST_PASSWORD_HASHING weakens stored passwords: it is only allowed with CRM_ENV=testing"]
 
 
@@ -316,3 +319,8 @@ def test_passwords_are_hashed_with_scrypt_unless_a_test_suite_asks_otherwise(tmp
         fast = User(email="b@b.test", name="B")
         fast.set_password("long enough")
     assert fast.password_hash.startswith("pbkdf2:") and fast.check_password("long enough")
+
+
+def test_production_needs_the_public_address_for_links_in_mail(tmp_path):
+    _values, problems = load_config(tmp_path, {"CRM_ENV": "production", "CRM_SECRET_KEY": "s" * 40})
+    assert len(problems) == 1 and "CRM_BASE_URL is not set" in problems[0]

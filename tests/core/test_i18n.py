@@ -218,7 +218,7 @@ def test_language_switch_saves_the_choice_and_it_persists(app, client, company, 
     # Another browser, another session: the choice belongs to the account.
     elsewhere = app.test_client()
     with elsewhere.session_transaction() as session:
-        session["_user_id"] = str(company.admin.id)
+        session["_user_id"] = company.admin.get_id()
     assert '<html lang="zh-Hans">' in elsewhere.get("/", headers=EN_BROWSER).text
 
     # Back to the browser's language.

@@ -359,7 +359,7 @@ def test_outside_testing_the_queue_is_a_sqlite_file_in_the_instance_folder(tmp_p
 
 
 def test_with_a_redis_url_the_queue_is_in_redis(tmp_path):
-    jobs = get_jobs(queue_app(tmp_path, CRM_ENV="production", CRM_REDIS_URL="redis://127.0.0.1:6379/3",
+    jobs = get_jobs(queue_app(tmp_path, CRM_ENV="production", CRM_BASE_URL="https://crm.example.com", CRM_REDIS_URL="redis://127.0.0.1:6379/3",
                               CRM_JOBS_QUEUE="crm-test"))
 
     assert jobs.backend == "redis"

@@ -214,3 +214,25 @@ def test_pages_with_a_token_in_their_address_leak_it_to_no_one(client, link):
 
 def test_the_sign_in_page_links_to_the_reset_page(client):
     assert b'href="/password/reset"' in client.get("/login").data
+
+
+def test_changing_the_password_ends_the_users_other_sessions(app, company, login_as):
+    from core.db import get_session
+    from core.models import User
+
+    other_device = app.test_client()
+    with other_device.session_transaction() as session:
+        session["_user_id"] = company.admin.get_id()
+    assert other_device.get("/").status_code == 200
+    with app.app_context():
+        user = get_session().get(User, company.admin.id)
+        user.set_password("a brand new password")
+        get_session().commit()
+    assert other_device.get("/").status_code == 302  # back to the sign-in page
+
+
+def test_a_session_id_without_the_password_fingerprint_is_refused(app, company):
+    forged = app.test_client()
+    with forged.session_transaction() as session:
+        session["_user_id"] = str(company.admin.id)
+    assert forged.get("/").status_code == 302

@@ -154,7 +154,7 @@ def test_session_and_remember_cookies_are_http_only_and_same_site_lax(client, co
         assert "Secure" not in cookies[name], name  # testing runs over plain http
 
 
-@pytest.mark.parametrize("app_config", [{"CRM_ENV": "production"}])
+@pytest.mark.parametrize("app_config", [{"CRM_ENV": "production", "CRM_BASE_URL": "https://crm.example.com"}])
 def test_cookies_are_secure_in_production(client, company):
     response = client.post("/login", data={"email": EMAIL, "password": TEST_PASSWORD, "remember": "1"},
                            base_url="https://localhost",

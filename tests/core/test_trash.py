@@ -97,9 +97,9 @@ def test_a_member_without_the_delete_permission_has_no_trash_for_the_type(app, c
         user.memberships.append(Membership(company_id=company.id))
         session.add(user)
         session.commit()
-        user_id = user.id
+        session_id = user.get_id()
     with client.session_transaction() as flask_session:
-        flask_session["_user_id"] = str(user_id)
+        flask_session["_user_id"] = session_id
     assert client.get("/trash/fx_gadgets_gadget/").status_code == 404
     assert client.post(f"/trash/fx_gadgets_gadget/{deleted_gadget}/restore").status_code == 404
 

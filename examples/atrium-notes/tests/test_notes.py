@@ -97,7 +97,7 @@ def test_a_member_without_a_notes_role_is_refused(app, client, company, db_sessi
     db_session.add(user)
     db_session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
     assert client.get("/notes/").status_code == 403
     assert b'href="/notes/"' not in client.get("/").data  # the menu hides what they cannot open
 
