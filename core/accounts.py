@@ -336,7 +336,7 @@ def _company_roles(session: Session, company_id: int) -> list[Role]:
 def _chosen_role(session: Session, company: Company, inviter: User, value: str) -> Role | None:
     if not value:
         return None
-    role = session.get(Role, int(value)) if value.isdigit() and len(value) <= 9 else None
+    role = session.get(Role, int(value)) if value.isascii() and value.isdigit() and len(value) <= 9 else None
     if role is None or role.company_id != company.id:
         raise InvitationError("role", _("Choose one of the roles of %(company)s.", company=company.name))
     if not is_admin(inviter, company.id):

@@ -7,17 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from core import auth, db, declarations, i18n, migrate, tenancy, trash, ui, web
-from core import settings_views
-from core import accounts
-from core import events, jobs
-from core import api, tokens_views
+from core import (
+    accounts,
+    api,
+    auth,
+    db,
+    declarations,
+    events,
+    i18n,
+    jobs,
+    migrate,
+    settings_views,
+    tenancy,
+    tokens_views,
+    trash,
+    ui,
+    web,
+)
 from core.config import default_instance_path, load_config, resolve_secret_key
 from core.errors import StartupError
 from core.plugin_manager import PluginManager, discover
@@ -162,6 +176,29 @@ def _register_plugin_commands(app: Flask, manager: PluginManager) -> list[str]:
 
 
 def _register_error_pages(app: Flask) -> None:
+    def bad_value(description: str):  # type: ignore[no-untyped-def]
+        if api.is_api_request():
+            return api.problem_response(BadRequest(description=description))
+        return render_template("error.html", code=400, title=_("Invalid value"), message=description), 400
+
+    @app.before_request
+    def refuse_nul_characters():  # type: ignore[no-untyped-def]
+        # No database stores U+0000 in text (PostgreSQL refuses it outright): say so up front
+        # instead of failing later with a 500.
+        values = [*request.args.values(), *request.form.values()]
+        if any("\x00" in value for value in values) or (
+            request.is_json and b"\\u0000" in request.get_data(cache=True)
+        ):
+            return bad_value(_("The request contains a NUL character (U+0000), which no field may hold."))
+        return None
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def value_out_of_range(error: Exception):  # type: ignore[no-untyped-def]
+        # A number too large for its column, and the like: the client's mistake, not ours.
+        db.rollback_request_session()
+        return bad_value(_("A value in the request is out of the range the database can store."))
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
         if api.is_api_request():
@@ -180,6 +217,10 @@ def _register_error_pages(app: Flask) -> None:
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if error.code is None or error.code < 400:
             return error
+        if error.code >= 500:
+            # A failed flush or commit leaves the session needing a rollback; the error
+            # page itself reads the user and company, so roll back before rendering it.
+            db.rollback_request_session()
         if api.is_api_request():  # application/problem+json under /api/
             return api.problem_response(error)
         return render_template(

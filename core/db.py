@@ -166,6 +166,13 @@ def get_session() -> Session:
     return session
 
 
+def rollback_request_session() -> None:
+    """Undo the current request's work, if it has a session (before an error page)."""
+    session: Session | None = g.get("_crm_session")
+    if session is not None:
+        session.rollback()
+
+
 def _commit_or_rollback(response: Response) -> Response:
     session: Session | None = g.get("_crm_session")
     if session is not None:

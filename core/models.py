@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from core.db import Audited, Base, CompanyMixin, TimestampMixin, utcnow
 
 FAST_HASH = "pbkdf2:sha256:1000"
+_DUMMY_HASH: str | None = None
 
 # -- companies and people --------------------------------------------------------------------
 
@@ -63,6 +64,15 @@ class User(UserMixin, TimestampMixin, Base):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    @staticmethod
+    def spend_password_check(password: str) -> None:
+        """Hash ``password`` for nothing, as long as a real check takes, so that answering
+        for an unknown or inactive account is not faster than for a real one."""
+        global _DUMMY_HASH
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = generate_password_hash("no account has this password", method="scrypt")
+        check_password_hash(_DUMMY_HASH, password)
+
     def get_id(self) -> str:
         """What sessions and remember-me cookies store: the id plus a fingerprint of the
         password hash, so changing or resetting the password ends every other session."""
@@ -92,7 +102,8 @@ class Membership(Base):
     )
 
     user: Mapped[User] = relationship(back_populates="memberships")
-    company: Mapped[Company] = relationship()
+    # Joined: every page lists the user's companies (switcher), one query for all of them.
+    company: Mapped[Company] = relationship(lazy="joined")
     role: Mapped[Role | None] = relationship()
 
 

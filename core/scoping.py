@@ -61,7 +61,16 @@ def _fill_company(session: Session, _context: object, _instances: object) -> Non
 
 
 def set_company(session: Session, company_id: int | None) -> None:
-    """Scope ``session`` to ``company_id`` (None: system-wide)."""
+    """Scope ``session`` to ``company_id`` (None: system-wide).
+
+    When the scope changes on a session that already holds rows, pending changes are
+    flushed and the rows forgotten: ``session.get()`` answers from the identity map without
+    a query, so a row loaded for one company must not be handed out in another.
+    """
+    previous = session.info.get(COMPANY_KEY)
+    if previous != company_id and previous not in (None, NO_COMPANY) and session.identity_map:
+        session.flush()
+        session.expunge_all()
     if company_id is None:
         session.info.pop(COMPANY_KEY, None)
     else:

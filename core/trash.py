@@ -9,6 +9,7 @@ model's ``__permission_prefix__`` (e.g. ``"notes.note"``): restoring needs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from core.access import has_permission, membership_of
+from core.access import has_permission, membership_of, visible
 from core.auth import signed_in
 from core.audit import record_type
 from core.db import Base, SoftDeleteMixin, get_session, utcnow
@@ -88,8 +89,18 @@ def is_company_admin() -> bool:
     return bool(membership and membership.is_admin)
 
 
-def deleted_rows(session: Session, model: type, page: int) -> tuple[list[object], int]:
+def _visible_deleted(model: type) -> Any:
+    """Deleted rows of ``model`` that the user may see: record visibility applies in the
+    trash as everywhere (``__permission_prefix__`` names the record type in roles)."""
     statement = select(model).where(model.deleted_at.is_not(None))  # type: ignore[attr-defined]
+    if hasattr(model, "owner_id"):
+        record_type_in_roles = getattr(model, "__permission_prefix__", None) or record_type(model)
+        statement = visible(statement, model, record_type_in_roles)
+    return statement
+
+
+def deleted_rows(session: Session, model: type, page: int) -> tuple[list[object], int]:
+    statement = _visible_deleted(model)
     total = session.scalar(
         select(func.count()).select_from(statement.subquery()), execution_options={"include_deleted": True}
     ) or 0
@@ -112,7 +123,7 @@ def _kind(name: str) -> TrashKind:
 
 def _find(kind: TrashKind, record_id: int) -> object:
     record = get_session().scalar(
-        select(kind.model).where(kind.model.id == record_id, kind.model.deleted_at.is_not(None)),  # type: ignore[attr-defined]
+        _visible_deleted(kind.model).where(kind.model.id == record_id),  # type: ignore[attr-defined]
         execution_options={"include_deleted": True},
     )
     if record is None:

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from core.auth import find_user_by_email, public, record_sign_in_attempt, sign_in_refusal, signed_in
 from core.db import get_session
+from core.models import User
 from core.plugin_manager import PluginManager
 from core.tenancy import enabled_for_request
 from core.ui import safe_next
@@ -42,6 +43,8 @@ def login() -> str | Response | tuple[str, int]:
         if not email or not password:
             error = _("Enter your email address and your password.")
         elif user is None or not user.active or not user.check_password(password):
+            if user is None or not user.active:
+                User.spend_password_check(password)  # the same delay whether the account exists or not
             record_sign_in_attempt(email, succeeded=False)
             error = _("That email address and password do not match an active account.")
         else:

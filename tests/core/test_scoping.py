@@ -123,3 +123,16 @@ def test_switching_to_a_company_the_user_does_not_belong_to_is_refused(app, clie
     assert response.status_code == 404
     response = client.post("/company", data={"company_id": "not a number"})
     assert response.status_code == 400
+
+
+def test_rows_loaded_for_one_company_are_not_handed_out_after_switching(app, two_companies):
+    from fx_gadgets.models import Gadget
+
+    acme, beta = two_companies
+    with app.app_context():
+        session = get_session()
+        with company_scope(session, acme.id):
+            acme_gadget_id = session.scalar(select(Gadget.id))
+            assert session.get(Gadget, acme_gadget_id) is not None
+        with company_scope(session, beta.id):
+            assert session.get(Gadget, acme_gadget_id) is None
