@@ -65,7 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core import __version__
 
     overrides = dict(config or {})
-    instance_path = Path(overrides.pop("CRM_INSTANCE_PATH", None) or default_instance_path())
+    instance_path = Path(overrides.pop("CRM_INSTANCE_PATH", None) or default_instance_path()).resolve()
     values, problems = load_config(instance_path, overrides)
     secret_key, secret_problems = resolve_secret_key(values, instance_path)
     problems += secret_problems

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 import click
+from flask import current_app
 
 from core.cli_support import company_option, find_company, print_table, with_app
 from sqlalchemy import func, select
@@ -124,5 +125,7 @@ def roles_seed(company_slug: str | None) -> None:
     session.commit()
     if created:
         click.echo(f"Created for {company.name}: " + ", ".join(role.name for role in created) + ".")
+    elif not current_app.extensions["crm.declarations"].roles:
+        click.echo("No installed plugin offers default roles.")
     else:
         click.echo(f"{company.name} has every default role already.")

@@ -1,7 +1,6 @@
 """``crm settings``: show, change, reset and check the per-company settings plugins declare.
 
-Registered in ``core.cli``. This module imports ``core.cli`` only inside the commands, so
-either module can be imported first.
+Registered in ``core.cli``.
 """
 
 from __future__ import annotations

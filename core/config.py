@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "CRM_"
 INSTANCE_FILE = "atrium.toml"
@@ -80,8 +81,6 @@ def _as_url(*schemes: str) -> Callable[[Any], str | None]:
     """An optional URL with one of ``schemes`` and a host; trailing slashes removed."""
 
     def parse(value: Any) -> str | None:
-        from urllib.parse import urlsplit
-
         text = _as_optional_str(value)
         if text is None:
             return None
@@ -114,8 +113,14 @@ def _as_queue_name(value: Any) -> str:
 
 def _as_redis_url(value: Any) -> str | None:
     text = _as_optional_str(value)
-    if text is not None and not text.startswith(("redis://", "rediss://", "unix://")):
+    if text is None:
+        return None
+    if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("expected a redis://host:port/db (or rediss://, unix://) URL")
+    try:
+        urlsplit(text).port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port is not a number") from None
     return text
 
 

@@ -18,7 +18,8 @@ class Declarations:
 
 
 def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
-    """Gather every plugin's permissions and settings; return them with the problems found."""
+    """Gather every plugin's permissions, settings and role templates; return them with the
+    problems found."""
     problems: list[str] = []
     # The core's own permissions (e.g. inviting people) come first, declared by "core".
     permissions: dict[str, Permission] = {p.code: p for p in CORE_PERMISSIONS}

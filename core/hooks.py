@@ -30,8 +30,7 @@ class MenuItem:
 
     Items are sorted by ``order`` (then label), never by plugin call order. ``parent`` is
     the label of the group the item belongs to; ``permission`` names the permission code
-    needed to see the item (checked once roles exist; until then every signed-in user
-    sees every item of the enabled plugins).
+    needed to see the item; users without it do not see it.
     """
 
     label: str

@@ -73,8 +73,10 @@ def settings() -> Iterable[Setting] | None:
     """Declare per-company settings, with their types and defaults.
 
     When: once at start-up for every loaded plugin; the core validates each declaration
-    (key prefixed with the plugin name, a known type, a default of that type, no
-    duplicate key) and refuses to start on any problem.
+    (key prefixed with the plugin name and at most 120 characters, a known type, a default
+    of that type, ``choices`` and ``min``/``max`` consistent with the type and the default,
+    no duplicate key) and refuses to start on any problem. Values are read and written
+    with ``core.settings.get_setting``/``set_setting``; administrators edit them at /settings.
     Returns: an iterable of :class:`core.hooks.Setting`, or ``None``.
     firstresult: no.
     """

@@ -246,7 +246,8 @@ class ApiToken(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record, and when: one row per create, update, delete or restore.
+    """Who did what to which record, and when: one row per create, update, delete (to the
+    trash), restore or purge (deleted for good).
 
     ``changes`` maps each changed field to ``[old, new]``.
     """

@@ -324,3 +324,14 @@ def test_passwords_are_hashed_with_scrypt_unless_a_test_suite_asks_otherwise(tmp
 def test_production_needs_the_public_address_for_links_in_mail(tmp_path):
     _values, problems = load_config(tmp_path, {"CRM_ENV": "production", "CRM_SECRET_KEY": "s" * 40})
     assert len(problems) == 1 and "CRM_BASE_URL is not set" in problems[0]
+
+
+def test_a_redis_url_with_a_port_that_is_not_a_number_is_refused(tmp_path):
+    _values, problems = load_config(tmp_path, {"CRM_REDIS_URL": "redis://localhost:notaport/0"})
+    assert problems == ["setting CRM_REDIS_URL='redis://localhost:notaport/0': the port is not a number"]
+
+
+def test_a_relative_instance_path_is_taken_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = create_app(app_config(tmp_path, CRM_INSTANCE_PATH="relative"))
+    assert app.instance_path == str(tmp_path / "relative")
