@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.db import get_database, get_session
 from core.scoping import company_scope
 
 GADGETS = "fx_gadgets"
+
+
+# Test modules import these two fixtures to run with the fx_gadgets plugin loaded.
+@pytest.fixture
+def app_config(fixture_plugins_path):
+    return {"CRM_PLUGIN_MODULES": [GADGETS]}
+
+
+@pytest.fixture
+def crm_plugins():
+    return [GADGETS]
 
 
 def create_gadget_table(app: Any) -> None:

@@ -11,16 +11,7 @@ from core.models import AuditEntry
 from core.scoping import company_scope
 from core.trash import restore, soft_delete
 from tests.gadgets import GADGETS, add_gadgets, create_gadget_table
-
-
-@pytest.fixture
-def app_config(fixture_plugins_path):
-    return {"CRM_PLUGIN_MODULES": [GADGETS]}
-
-
-@pytest.fixture
-def crm_plugins():
-    return [GADGETS]
+from tests.gadgets import app_config, crm_plugins  # noqa: F401  (fixtures: fx_gadgets loaded)
 
 
 @pytest.fixture

@@ -9,16 +9,7 @@ from core.db import get_session
 from core.scoping import company_scope, set_company
 from core.testing import make_company
 from tests.gadgets import GADGETS, add_gadgets, create_gadget_table
-
-
-@pytest.fixture
-def app_config(fixture_plugins_path):
-    return {"CRM_PLUGIN_MODULES": [GADGETS]}
-
-
-@pytest.fixture
-def crm_plugins():
-    return [GADGETS]
+from tests.gadgets import app_config, crm_plugins  # noqa: F401  (fixtures: fx_gadgets loaded)
 
 
 @pytest.fixture

@@ -11,16 +11,7 @@ from core.scoping import company_scope
 from core.testing import TEST_PASSWORD, make_company
 from core.trash import soft_delete
 from tests.gadgets import GADGETS, add_gadgets, create_gadget_table
-
-
-@pytest.fixture
-def app_config(fixture_plugins_path):
-    return {"CRM_PLUGIN_MODULES": [GADGETS]}
-
-
-@pytest.fixture
-def crm_plugins():
-    return [GADGETS]
+from tests.gadgets import app_config, crm_plugins  # noqa: F401  (fixtures: fx_gadgets loaded)
 
 
 @pytest.fixture
