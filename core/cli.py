@@ -32,6 +32,7 @@ from core.cli_support import (
     print_table,
     with_app,
 )
+from core.cli_teams import teams_group
 from core.db import get_session
 from core.enablement import disable, enable
 from core.errors import PluginStateError, StartupError
@@ -409,7 +410,7 @@ def main() -> None:
 
 # Commands of the platform's mechanisms, each in its own module; registered before the
 # names are frozen so that no plugin can take them.
-for command in (roles_group, settings_group, worker_command, outbox_group, tokens_group):
+for command in (roles_group, teams_group, settings_group, worker_command, outbox_group, tokens_group):
     cli.add_command(command)
 
 CORE_COMMAND_NAMES = frozenset(cli.commands)

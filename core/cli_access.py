@@ -5,15 +5,11 @@ Registered under ``crm`` by ``core.cli``.
 
 from __future__ import annotations
 
-
 import click
 from flask import current_app
-
-from core.cli_support import company_option, find_company, print_table, with_app
 from sqlalchemy import func, select
 
-
-
+from core.cli_support import company_option, find_company, print_table, with_app
 
 
 @click.group("roles")

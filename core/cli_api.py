@@ -8,14 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-
-from core.cli_support import find_company, print_table, with_app
 from sqlalchemy import func, select
 
+from core.cli_support import find_company, print_table, with_app
 
 OPTION_OF_FIELD = {"name": "--name", "scopes": "--scopes", "expires_days": "--expires-days",
                    "user": "--email"}
-
 
 
 def _when(moment: datetime | None) -> str:

@@ -15,9 +15,6 @@ from core.cli_support import company_option, find_company, print_table, with_app
 from core.hooks import Setting
 
 
-
-
-
 def _type_text(setting: Setting) -> str:
     """``int 1..500``, ``str: a|b|c``: the type with its limits."""
     text = setting.type
@@ -59,7 +56,13 @@ def settings_group() -> None:
 @with_app(check_schema=True)
 def settings_list(company_slug: str | None, show_all: bool) -> None:
     """The company's settings: value, default, type, and whether the company set it."""
-    from core.settings import declared_settings, format_value, get_settings, plugin_of, stored_values
+    from core.settings import (
+        declared_settings,
+        format_value,
+        get_settings,
+        plugin_of,
+        stored_values,
+    )
 
     company, enabled = _company_and_enabled(company_slug)
     values = get_settings(company_id=company.id)
@@ -89,7 +92,13 @@ def settings_set(key: str, value: str, company_slug: str | None) -> None:
     crm settings set KEY -- -5
     """
     from core.db import get_session
-    from core.settings import InvalidSettingValue, format_value, parse_text, plugin_of, set_setting
+    from core.settings import (
+        InvalidSettingValue,
+        format_value,
+        parse_text,
+        plugin_of,
+        set_setting,
+    )
 
     setting = _declaration(key)
     company, enabled = _company_and_enabled(company_slug)
@@ -114,7 +123,12 @@ def settings_reset(key: str, company_slug: str | None) -> None:
     Also removes a stored value whose setting no plugin declares any more.
     """
     from core.db import get_session
-    from core.settings import UnknownSettingError, declaration, forget_stored_value, format_value
+    from core.settings import (
+        UnknownSettingError,
+        declaration,
+        forget_stored_value,
+        format_value,
+    )
 
     company, _enabled = _company_and_enabled(company_slug)
     try:
