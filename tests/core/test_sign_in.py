@@ -65,3 +65,11 @@ def test_forms_are_refused_without_a_valid_csrf_token(client, company, token):
     assert response.status_code == 400
     assert b"This form has expired" in response.data
     assert client.get("/").status_code == 302  # not signed in
+
+
+def test_a_request_may_send_the_csrf_token_in_the_htmx_header_instead_of_a_field(app, client, company, login_as):
+    login_as(company.admin)
+    token = client.csrf_token()
+    assert client.post("/logout", json={}, headers={"X-CSRFToken": token}).status_code == 302
+    login_as(company.admin)
+    assert client.post("/logout", json={}, headers={"X-CSRFToken": "forged"}).status_code == 400
