@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
 from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
-from core.hooks import EventRecord, OutboxHandler, PeriodicTask  # noqa: E402
+from core.hooks import EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
 
 __all__ = [
     "EventRecord",
@@ -18,6 +18,7 @@ __all__ = [
     "PeriodicTask",
     "Permission",
     "RoleTemplate",
+    "SearchResult",
     "Setting",
     "StartupError",
     "__version__",

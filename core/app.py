@@ -18,6 +18,7 @@ from werkzeug.routing import IntegerConverter, Map
 from core import (
     accounts,
     api,
+    search,
     auth,
     db,
     declarations,
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ui.init_app(app)
     app.register_blueprint(web.blueprint)
     app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(search.blueprint)
     app.register_blueprint(trash.blueprint)
     app.register_blueprint(settings_views.blueprint)
     app.register_blueprint(jobs.blueprint)

@@ -150,3 +150,19 @@ class PeriodicTask:
     schedule: str
     run: Callable[[], None]
     per_company: bool
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One hit of the global search, contributed by a plugin's ``search`` hook.
+
+    ``kind`` groups results on the page ("Notes", "Accounts"); ``url`` opens the record;
+    ``summary`` is one short line shown under the title. Results are listed by ``score``
+    (higher first) within their kind, then by title.
+    """
+
+    kind: str
+    title: str
+    url: str
+    summary: str = ""
+    score: float = 0.0

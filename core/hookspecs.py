@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from flask import Blueprint, Flask
     from sqlalchemy.orm import Session
 
-    from core.hooks import EventRecord, MenuItem, OutboxHandler, PeriodicTask, Permission, RoleTemplate, Setting
+    from core.hooks import (
+        EventRecord,
+        MenuItem,
+        OutboxHandler,
+        PeriodicTask,
+        Permission,
+        RoleTemplate,
+        SearchResult,
+        Setting,
+    )
     from core.models import Company, User
 
 
@@ -182,5 +191,20 @@ def periodic_tasks() -> Iterable[PeriodicTask] | None:
     once per company that has the plugin enabled, scoped to it, when ``per_company``;
     otherwise once, system-wide, if any company has the plugin enabled.
     Returns: an iterable of :class:`core.hooks.PeriodicTask`, or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def search(query: str, user: User, limit: int) -> Iterable[SearchResult] | None:
+    """Find records matching what the user typed in the global search box.
+
+    When: on every global search (the page and its search-as-you-type results), for the
+    plugins enabled for the company in context only. Queries run through the ORM are
+    scoped to that company automatically; apply record visibility (``core.access.visible``)
+    where the plugin's records have owners.
+    Arguments: ``query``, the text typed (stripped, at least two characters); ``user``, the
+    signed-in user; ``limit``, the most results the core will show from one plugin.
+    Returns: an iterable of :class:`core.hooks.SearchResult` (at most ``limit``), or ``None``.
     firstresult: no.
     """

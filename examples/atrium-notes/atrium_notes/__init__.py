@@ -40,6 +40,29 @@ def default_roles():
 
 
 @hookimpl
+def search(query, user, limit):
+    from flask import url_for
+    from sqlalchemy import or_, select
+
+    from atrium_notes.models import Note
+    from core.access import has_permission
+    from core.db import get_session
+    from core.hooks import SearchResult
+
+    if not has_permission(user, "notes.note.read"):
+        return []
+    pattern = f"%{query}%"
+    notes = get_session().scalars(
+        select(Note).where(or_(Note.title.ilike(pattern), Note.body.ilike(pattern)))
+        .order_by(Note.created_at.desc()).limit(limit)
+    )
+    return [SearchResult(kind="Notes", title=note.title, summary=note.body[:80],
+                         url=url_for("notes.detail", note_id=note.id),
+                         score=2.0 if query.lower() in note.title.lower() else 1.0)
+            for note in notes]
+
+
+@hookimpl
 def demo_data(session, company):
     from atrium_notes.services import add_note
 

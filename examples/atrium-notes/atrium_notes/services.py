@@ -1,13 +1,26 @@
 """Business rules of the notes plugin: the one module other plugins may import."""
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atrium_notes.models import Note
 from atrium_notes.schemas import NoteSchema
+from core.listing import Column, Listing
 from core.trash import soft_delete
 
-PAGE_SIZE = 20
+# The notes list: search in title and text, sort by title or date, newest first by default.
+NOTES = Listing(
+    Note,
+    columns=[
+        Column("title", "Title", sortable=True),
+        Column("body", "Text"),
+        Column("added", "Added", Note.created_at, sortable=True),
+    ],
+    search=[Note.title, Note.body],
+    default_sort="-added",
+    page_size=20,
+    extra=[Note.id],
+    id="notes",
+)
 
 
 def add_note(session: Session, company_id: int, data: dict) -> Note:
@@ -16,19 +29,6 @@ def add_note(session: Session, company_id: int, data: dict) -> Note:
     note = Note(company_id=company_id, title=values["title"].strip(), body=values["body"])
     session.add(note)
     return note
-
-
-def list_notes(session: Session, company_id: int, page: int) -> tuple[list[Note], int]:
-    """One page of the company's notes, newest first, and the total count."""
-    total = session.scalar(select(func.count(Note.id)).where(Note.company_id == company_id)) or 0
-    notes = session.scalars(
-        select(Note)
-        .where(Note.company_id == company_id)
-        .order_by(Note.created_at.desc(), Note.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return list(notes), total
 
 
 def delete_note(session: Session, note_id: int, user_id: int | None) -> Note | None:

@@ -3,7 +3,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from atrium_notes.models import Note
-from atrium_notes.services import PAGE_SIZE, add_note, delete_note, list_notes
+from atrium_notes.services import NOTES, add_note, delete_note
 from core.access import require_permission
 from core.audit import history
 from core.db import get_session
@@ -14,20 +14,22 @@ from core.ui import flash_undo
 blueprint = Blueprint("notes", __name__, url_prefix="/notes", template_folder="templates")
 
 
-def _render(page: int, errors=None, values=None, status=200):
-    notes, total = list_notes(get_session(), current_company().id, page)
-    pages = max(1, -(-total // PAGE_SIZE))
-    return render_template(
-        "notes/index.html", notes=notes, total=total, page=page, pages=pages,
-        errors=errors or {}, values=values or {},
-    ), status
+def _render(errors=None, values=None, status=200):
+    response = NOTES.render("notes/index.html", NOTES.page(), errors=errors or {}, values=values or {})
+    response.status_code = status
+    return response
 
 
 @blueprint.get("/")
 @require_permission("notes.note.read")
 def index():
-    page = request.args.get("page", 1, type=int)
-    return _render(max(page, 1))
+    return _render()
+
+
+@blueprint.get("/export.csv")
+@require_permission("notes.note.read")
+def export():
+    return NOTES.export_csv("notes.csv")
 
 
 @blueprint.post("/")
@@ -36,7 +38,7 @@ def create():
     try:
         add_note(get_session(), current_company().id, form_data())
     except ValidationError as error:
-        return _render(1, errors=error.messages, values=request.form, status=422)
+        return _render(errors=error.messages, values=request.form, status=422)
     flash("Note added.", "success")
     return redirect(url_for("notes.index"))
 

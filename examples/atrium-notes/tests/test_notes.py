@@ -106,3 +106,74 @@ def test_every_route_of_the_plugin_says_who_may_use_it(app):
     from core.access import route_access_problems
 
     assert route_access_problems(app, blueprints=["notes"]) == []
+
+
+# -- the list page: search, sort, pages, CSV export, htmx ----------------------------------------
+
+
+def add_notes(db_session, company, *titles, body=""):
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    db_session.add_all([
+        Note(company_id=company.id, title=title, body=body, created_at=start + timedelta(minutes=n))
+        for n, title in enumerate(titles)
+    ])
+    db_session.commit()
+
+
+def listed_titles(html):
+    return re.findall(r'<a href="/notes/\d+">([^<]*)</a>', html)
+
+
+def test_the_search_box_finds_notes_by_title_or_text(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "Call Alice", "Lunch")
+    add_notes(db_session, company, "Visit", body="bring the ALICE contract")
+    assert sorted(listed_titles(client.get("/notes/?q=alice").text)) == ["Call Alice", "Visit"]
+    page = client.get("/notes/?q=nobody").text
+    assert listed_titles(page) == [] and "Nothing matches" in page
+
+
+def test_notes_sort_by_title_both_ways_and_newest_first_by_default(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "Beta", "Alpha", "Gamma")
+    assert listed_titles(client.get("/notes/").text) == ["Gamma", "Alpha", "Beta"]
+    assert listed_titles(client.get("/notes/?sort=title").text) == ["Alpha", "Beta", "Gamma"]
+    page = client.get("/notes/?sort=-title").text
+    assert listed_titles(page) == ["Gamma", "Beta", "Alpha"] and 'aria-sort="descending"' in page
+
+
+def test_notes_come_in_pages_of_twenty(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, *(f"Note {n:02d}" for n in range(25)))
+    first = client.get("/notes/?sort=title").text
+    assert len(listed_titles(first)) == 20 and "Page 1 of 2 (25 items)" in first
+    second = client.get("/notes/?sort=title&page=2").text
+    assert listed_titles(second) == [f"Note {n}" for n in range(20, 25)]
+    assert client.get("/notes/?sort=title&page=99").text.count("Note 2") == 5  # the last page
+
+
+def test_notes_export_as_csv_with_the_current_search_and_sort(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "Call Bob", "Call Ann", "Lunch")
+    response = client.get("/notes/export.csv?q=call&sort=title")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.text.splitlines()
+    assert lines[0] == "Title,Text,Added"
+    assert [line.split(",")[0] for line in lines[1:]] == ["Call Ann", "Call Bob"]
+    assert 'href="/notes/export.csv?q=call&amp;sort=title"' in client.get("/notes/?q=call&sort=title").text
+
+
+def test_typing_in_the_search_box_gets_only_the_results_from_htmx(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "Call Alice", "Lunch")
+    response = client.get("/notes/?q=lunch", headers={"HX-Request": "true", "HX-Target": "notes"})
+    assert response.text.lstrip().startswith('<div id="notes"') and "<html" not in response.text
+    assert listed_titles(response.text) == ["Lunch"]
+    assert "<html" in client.get("/notes/?q=lunch").text
