@@ -9,9 +9,10 @@ __version__ = "0.1.0"
 from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
 from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
-from core.hooks import EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
+from core.hooks import DashboardWidget, EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
 
 __all__ = [
+    "DashboardWidget",
     "EventRecord",
     "MenuItem",
     "OutboxHandler",

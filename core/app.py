@@ -18,6 +18,8 @@ from werkzeug.routing import IntegerConverter, Map
 from core import (
     accounts,
     api,
+    dashboard,
+    apps_views,
     search,
     auth,
     db,
@@ -115,8 +117,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(search.blueprint)
+    app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(trash.blueprint)
     app.register_blueprint(settings_views.blueprint)
+    app.register_blueprint(apps_views.blueprint)
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(tokens_views.blueprint)
     _register_error_pages(app)

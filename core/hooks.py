@@ -166,3 +166,27 @@ class SearchResult:
     url: str
     summary: str = ""
     score: float = 0.0
+
+
+WIDGET_SIZES: tuple[str, ...] = ("small", "wide")
+
+
+@dataclass(frozen=True)
+class DashboardWidget:
+    """A card on the home page, contributed by a plugin's ``dashboard_widgets`` hook.
+
+    ``key`` starts with the plugin name and a dot (``notes.latest``) and names the widget in
+    its URL, ``/dashboard/widgets/<key>``. ``render()`` is called only when that URL is
+    loaded, never while the home page is built, and returns the card's body: an HTML string
+    (``render_template(...)``; escape what you build by hand) or a response. ``permission``
+    names the code needed to see the widget; ``order`` then ``title`` sort the cards;
+    ``size`` is ``"small"`` (one column) or ``"wide"`` (the whole row), see
+    :data:`WIDGET_SIZES`.
+    """
+
+    key: str
+    title: str
+    render: Callable[[], Any]
+    permission: str | None = None
+    order: int = 100
+    size: str = "small"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from core.hooks import (
+        DashboardWidget,
         EventRecord,
         MenuItem,
         OutboxHandler,
@@ -206,5 +207,22 @@ def search(query: str, user: User, limit: int) -> Iterable[SearchResult] | None:
     Arguments: ``query``, the text typed (stripped, at least two characters); ``user``, the
     signed-in user; ``limit``, the most results the core will show from one plugin.
     Returns: an iterable of :class:`core.hooks.SearchResult` (at most ``limit``), or ``None``.
+    firstresult: no.
+    """
+
+
+@hookspec
+def dashboard_widgets(user: User) -> Iterable[DashboardWidget] | None:
+    """Offer cards for the home page (figures, short lists, charts).
+
+    When: on every home page, for the plugins enabled for the company in context only, and
+    again when one card's body is loaded (``/dashboard/widgets/<key>``). The core calls each
+    implementation on its own: one that raises is logged and left out. Keep the hook cheap
+    (no queries): the work belongs in each widget's ``render``, which the core calls only
+    when the card's body is loaded, one request per card, so a slow card delays nothing else.
+    Arguments: ``user``, the signed-in user.
+    Returns: an iterable of :class:`core.hooks.DashboardWidget`, or ``None``. The core drops
+    the widgets whose ``permission`` the user lacks and those with a key not prefixed with
+    the plugin name (logged), then sorts them by ``order`` then title.
     firstresult: no.
     """

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from core.auth import signed_in
 from core.hooks import SearchResult
-from core.tenancy import hooks
+from core.tenancy import call_each_enabled
 
 MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 200
@@ -31,14 +31,8 @@ def run_search(query: str) -> list[SearchGroup]:
     search box down for everyone.
     """
     results: list[SearchResult] = []
-    caller = hooks().search
-    for impl in caller.get_hookimpls():
-        try:
-            found = impl.function(query=query, user=current_user, limit=PER_PLUGIN_LIMIT)
-        except Exception:
-            current_app.logger.exception("search hook of plugin %r failed", impl.plugin_name)
-            continue
-        results += [r for r in list(found or ())[:PER_PLUGIN_LIMIT] if isinstance(r, SearchResult)]
+    for _plugin, found in call_each_enabled("search", query=query, user=current_user, limit=PER_PLUGIN_LIMIT):
+        results += [r for r in found[:PER_PLUGIN_LIMIT] if isinstance(r, SearchResult)]
     groups: dict[str, list[SearchResult]] = {}
     for result in sorted(results, key=lambda r: (-r.score, r.title.lower())):
         groups.setdefault(result.kind, []).append(result)

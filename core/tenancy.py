@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, abort, current_app, g, request, session
 from flask_login import current_user
 
@@ -26,6 +28,28 @@ def hooks() -> ScopedHooks:
     """Hook callers for the plugins enabled for the company in context."""
     manager: PluginManager = current_app.extensions["crm.plugins"]
     return manager.hooks(enabled_for_request())
+
+
+def call_each_enabled(hook_name: str, **kwargs: Any) -> list[tuple[str, list[Any]]]:
+    """Call ``hook_name`` for each enabled plugin on its own: ``(plugin name, items)`` pairs.
+
+    For hooks returning an iterable of items that the core composes into one page (search,
+    dashboard widgets). ``items`` is the returned iterable as a list (``None`` gives an empty
+    one). An implementation that raises, or whose iterable raises, is logged and left out, so
+    one broken plugin does not take the page down for everyone. Each implementation gets only
+    the arguments it names.
+    """
+    results: list[tuple[str, list[Any]]] = []
+    for impl in getattr(hooks(), hook_name).get_hookimpls():
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            result = list(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}) or ())
+        except Exception:
+            current_app.logger.exception("%s hook of plugin %r failed", hook_name, impl.plugin_name)
+            continue
+        results.append((impl.plugin_name, result))
+    return results
 
 
 def _resolve_company() -> Company | None:

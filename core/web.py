@@ -1,4 +1,4 @@
-"""The core's own pages: sign-in, sign-out, home, health check."""
+"""The core's own pages: sign-in, sign-out, home (the dashboard's cards), health check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from core.auth import find_user_by_email, public, record_sign_in_attempt, sign_in_refusal, signed_in
+from core.dashboard import visible_widgets
 from core.db import get_session
 from core.models import User
 from core.plugin_manager import PluginManager
@@ -25,7 +26,8 @@ def home() -> str:
     manager: PluginManager = current_app.extensions["crm.plugins"]
     enabled = enabled_for_request()
     apps = [info for info in manager if info.name in enabled]
-    return render_template("home.html", apps=apps)
+    # Only the cards: each widget's body is rendered by its own request (core.dashboard).
+    return render_template("home.html", apps=apps, widgets=visible_widgets())
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """Hook implementations of the notes plugin. Heavy imports stay inside the functions."""
 
-from core import MenuItem, Permission, RoleTemplate, hookimpl
+from core import DashboardWidget, MenuItem, Permission, RoleTemplate, hookimpl
 
 
 @hookimpl
@@ -60,6 +60,26 @@ def search(query, user, limit):
                          url=url_for("notes.detail", note_id=note.id),
                          score=2.0 if query.lower() in note.title.lower() else 1.0)
             for note in notes]
+
+
+@hookimpl
+def dashboard_widgets(user):
+    return [DashboardWidget(key="notes.latest", title="Latest notes", render=_latest_notes,
+                            permission="notes.note.read", order=50)]
+
+
+def _latest_notes():
+    """The body of the "Latest notes" card: the five newest titles, one query."""
+    from flask import render_template
+    from sqlalchemy import select
+
+    from atrium_notes.models import Note
+    from core.db import get_session
+
+    notes = get_session().execute(
+        select(Note.id, Note.title).order_by(Note.created_at.desc(), Note.id.desc()).limit(5)
+    ).all()
+    return render_template("notes/_latest_widget.html", notes=notes)
 
 
 @hookimpl

@@ -177,3 +177,23 @@ def test_typing_in_the_search_box_gets_only_the_results_from_htmx(client, compan
     assert response.text.lstrip().startswith('<div id="notes"') and "<html" not in response.text
     assert listed_titles(response.text) == ["Lunch"]
     assert "<html" in client.get("/notes/?q=lunch").text
+
+
+def test_the_latest_notes_widget_links_the_five_newest_for_readers_only(app, client, company, login_as, db_session):
+    from core.models import Membership, User
+    from core.testing import TEST_PASSWORD
+
+    company.enable("notes")
+    add_notes(db_session, company, *(f"Note {n}" for n in range(7)))
+    login_as(company.admin)
+    assert 'hx-get="/dashboard/widgets/notes.latest"' in client.get("/").text
+    body = client.get("/dashboard/widgets/notes.latest", headers={"HX-Request": "true"}).text
+    assert re.findall(r'<a href="/notes/\d+">([^<]+)</a>', body) == [f"Note {n}" for n in (6, 5, 4, 3, 2)]
+    outsider = User(email="outsider@acme.test", name="No role")  # a member without notes.note.read
+    outsider.set_password(TEST_PASSWORD)
+    outsider.memberships.append(Membership(company_id=company.id))
+    db_session.add(outsider)
+    db_session.commit()
+    login_as(outsider)
+    assert "Latest notes" not in client.get("/").text
+    assert client.get("/dashboard/widgets/notes.latest", headers={"HX-Request": "true"}).status_code == 404
