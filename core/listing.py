@@ -238,10 +238,14 @@ class Listing:
 
     def _ordered(self, statement: Select[Any], sort: str) -> Select[Any]:
         order = []
+        descending = sort.startswith("-")
         if sort:
             expression = self._expressions[sort.lstrip("-")]
-            order.append(expression.desc() if sort.startswith("-") else expression.asc())
-        return statement.order_by(None).order_by(*order, *self._tiebreak)
+            order.append(expression.desc() if descending else expression.asc())
+        # Equal values keep the direction asked for (newest-first stays newest-first when two
+        # rows share a timestamp), and pages never overlap.
+        tiebreak = [column.desc() if descending else column.asc() for column in self._tiebreak]
+        return statement.order_by(None).order_by(*order, *tiebreak)
 
     def _selected(self, statement: Select[Any]) -> Select[Any]:
         columns = [expression.label(key) for key, expression in self._expressions.items()]
