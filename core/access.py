@@ -103,6 +103,14 @@ def has_permission(user: User | None, code: str, company_id: int | None = None) 
     return code in permissions_of(user, company_id)
 
 
+def abort_unless_admin(message: str) -> None:
+    """Answer 403 with ``message`` unless the signed-in user administers the company in
+    context. For pages no permission code grants (settings, apps, purging the trash); the
+    view is marked ``@signed_in`` for the default-deny walk."""
+    if not is_admin(current_user):
+        abort(403, description=message)
+
+
 def is_admin(user: User | None, company_id: int | None = None) -> bool:
     """Whether ``user`` administers ``company_id`` (default: the company in context)."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -268,7 +276,7 @@ def visible(
     """``statement`` limited to the ``model`` rows that ``user`` may see.
 
     ``model`` has :class:`core.db.OwnerMixin`; ``record_type`` names it in roles (e.g.
-    ``sales.opportunity``). ``user`` defaults to the signed-in user and ``company_id`` to the
+    ``notes.note``). ``user`` defaults to the signed-in user and ``company_id`` to the
     company in context (company scoping itself is automatic). Anonymous users see nothing.
     """
     if not hasattr(model, "owner_id"):

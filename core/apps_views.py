@@ -28,7 +28,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.access import is_admin
+from core.access import abort_unless_admin
 from core.auth import signed_in
 from core.db import get_session
 from core.enablement import disable, enable, enabled_plugins
@@ -76,10 +76,7 @@ def _manager() -> PluginManager:
 
 
 def _require_company_admin() -> None:
-    # Marked @signed_in for the route check, then this explicit test: which apps a company
-    # uses is for its administrators only (no permission code grants it).
-    if not is_admin(current_user):
-        abort(403, description=_("Only an administrator of this company can enable or disable apps."))
+    abort_unless_admin(_("Only an administrator of this company can enable or disable apps."))
 
 
 def _title(name: str) -> str:

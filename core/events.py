@@ -221,7 +221,7 @@ def emit(
     if not isinstance(name, str) or len(name) > EVENT_NAME_MAX or not EVENT_NAME.match(name):
         raise ValueError(
             f"event name {name!r} must be dotted lower-case words starting with the plugin "
-            f"name, e.g. 'sales.opportunity.won' (at most {EVENT_NAME_MAX} characters)"
+            f"name, e.g. 'notes.note.created' (at most {EVENT_NAME_MAX} characters)"
         )
     if payload is None:
         payload = {}

@@ -82,10 +82,10 @@ VISIBILITY_LEVELS: tuple[str, ...] = ("own", "team", "all")
 class RoleTemplate:
     """A role every company starts with, offered by a plugin through ``default_roles``.
 
-    ``key`` identifies the template across plugins (e.g. ``sales.rep``) and is kept on the
+    ``key`` identifies the template across plugins (e.g. ``notes.editor``) and is kept on the
     roles made from it; ``name`` is the role's name in each company (unique among
     templates). ``permissions`` are declared permission codes, any plugin's.
-    ``visibility`` maps a record type (e.g. ``sales.opportunity``) to ``own``, ``team`` or
+    ``visibility`` maps a record type (e.g. ``notes.note``) to ``own``, ``team`` or
     ``all`` (:data:`VISIBILITY_LEVELS`); a record type left out is ``own``.
     """
 
@@ -101,7 +101,7 @@ class EventRecord:
     """A committed domain event, as ``on_event`` and outbox handlers receive it.
 
     ``name`` is dotted and starts with the emitting plugin's name
-    (``sales.opportunity.won``); ``payload`` is the JSON-compatible dict given to
+    (``notes.note.created``); ``payload`` is the JSON-compatible dict given to
     :func:`core.events.emit`; ``company_id`` is ``None`` for an event of no company.
     """
 
@@ -118,7 +118,7 @@ class OutboxHandler:
     """An out-of-process consumer of events (webhook, ERP, mail), run from the job queue.
 
     ``name`` starts with the declaring plugin's name and a dot. ``events`` lists exact
-    event names or prefixes ending in ``*`` (``"sales.*"``; ``"*"`` is every event).
+    event names or prefixes ending in ``*`` (``"notes.*"``; ``"*"`` is every event).
     ``deliver(event, idempotency_key)`` is called at least once per event; it raises to
     ask for a retry, and passes ``idempotency_key`` on so the receiver can drop repeats.
     """

@@ -12,7 +12,7 @@ from flask_babel import refresh
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.access import is_admin
+from core.access import abort_unless_admin
 from core.auth import signed_in
 from core.db import get_session
 from core.hooks import Setting
@@ -39,21 +39,9 @@ blueprint = Blueprint("core_settings", __name__)
 # -- who may -------------------------------------------------------------------------------------
 
 
-def is_company_admin() -> bool:
-    """Whether the signed-in user administers the company in context."""
-    return is_admin(current_user)
-
-
 def _require_company_admin() -> None:
-    # Marked @signed_in for the route check, then this explicit test: settings belong to the
-    # company and only its administrators change them (no permission code grants it).
-    if not is_company_admin():
-        abort(403, description=_("Only an administrator of this company can change its settings."))
+    abort_unless_admin(_("Only an administrator of this company can change its settings."))
 
-
-@blueprint.app_context_processor
-def settings_context() -> dict[str, Any]:
-    return {"is_company_admin": is_company_admin}
 
 
 # -- the settings page ---------------------------------------------------------------------------

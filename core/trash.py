@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from core.access import has_permission, membership_of, visible
+from core.access import abort_unless_admin, has_permission, is_admin, visible
 from core.auth import signed_in
 from core.audit import record_type
 from core.db import Base, SoftDeleteMixin, get_session, utcnow
 from core.migrate import table_owners
-from core.tenancy import current_company, enabled_for_request
+from core.tenancy import enabled_for_request
 from core.ui import safe_next
 
 PAGE_SIZE = 50
@@ -78,15 +78,7 @@ def may_restore(kind: TrashKind) -> bool:
     prefix = getattr(kind.model, "__permission_prefix__", None)
     if prefix and has_permission(current_user, f"{prefix}.delete"):
         return True
-    return is_company_admin()
-
-
-def is_company_admin() -> bool:
-    company = current_company()
-    if company is None or not current_user.is_authenticated:
-        return False
-    membership = membership_of(current_user, company.id)
-    return bool(membership and membership.is_admin)
+    return is_admin(current_user)
 
 
 def _visible_deleted(model: type) -> Any:
@@ -152,7 +144,7 @@ def kind_page(name: str) -> str:
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
         "trash/kind.html", kind=kind, rows=rows, total=total, page=page, pages=pages,
-        title_of=record_title, can_purge=is_company_admin(),
+        title_of=record_title, can_purge=is_admin(current_user),
     )
 
 
@@ -170,8 +162,7 @@ def restore_view(name: str, record_id: int) -> Response:
 @signed_in  # each view checks the record type's own permission
 def purge_view(name: str, record_id: int) -> Response:
     kind = _kind(name)
-    if not is_company_admin():
-        abort(403)
+    abort_unless_admin(_("Only an administrator of this company can delete records for good."))
     if request.form.get("confirm") != "yes":
         flash(_("Tick the confirmation box to delete for good."), "error")
         return redirect(url_for("trash.kind_page", name=name))

@@ -9,7 +9,7 @@ from flask import Flask, current_app, flash, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from core.access import has_permission
+from core.access import has_permission, is_admin
 from core.hooks import MenuItem
 from core.tenancy import hooks
 
@@ -91,4 +91,5 @@ def _is_active(endpoint: str) -> bool:
 def init_app(app: Flask) -> None:
     @app.context_processor
     def menu_context():  # type: ignore[no-untyped-def]
-        return {"compose_menu": compose_menu}
+        return {"compose_menu": compose_menu,
+                "is_company_admin": lambda: is_admin(current_user)}
