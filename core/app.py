@@ -170,14 +170,13 @@ def _register_plugin_commands(app: Flask, manager: PluginManager) -> list[str]:
     from core.cli import CORE_COMMAND_NAMES
 
     problems = []
-    for info, commands in manager.call_in_order("cli_commands", problems=problems):
-        for command in commands or ():
-            if not isinstance(command, click.Command) or not command.name:
-                problems.append(f"plugin '{info.name}' returned {command!r}, not a named click command")
-            elif command.name in CORE_COMMAND_NAMES or command.name in app.cli.commands:
-                problems.append(f"plugin '{info.name}' adds command '{command.name}', which is taken")
-            else:
-                app.cli.add_command(command)
+    for info, command in manager.declared("cli_commands", problems):
+        if not isinstance(command, click.Command) or not command.name:
+            problems.append(f"plugin '{info.name}' returned {command!r}, not a named click command")
+        elif command.name in CORE_COMMAND_NAMES or command.name in app.cli.commands:
+            problems.append(f"plugin '{info.name}' adds command '{command.name}', which is taken")
+        else:
+            app.cli.add_command(command)
     return problems
 
 

@@ -24,34 +24,32 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
     # The core's own permissions (e.g. inviting people) come first, declared by "core".
     permissions: dict[str, Permission] = {p.code: p for p in CORE_PERMISSIONS}
     declared_by: dict[str, str] = {p.code: "core" for p in CORE_PERMISSIONS}
-    for info, declared in manager.call_in_order("permissions", problems=problems):
-        for permission in declared or ():
-            if not isinstance(permission, Permission):
-                problems.append(f"plugin '{info.name}' declared {permission!r}, not a Permission")
-            elif not permission.code.startswith(f"{info.name}."):
-                problems.append(
-                    f"plugin '{info.name}' declares permission '{permission.code}', "
-                    f"which must start with '{info.name}.'"
-                )
-            elif permission.code in permissions:
-                first = declared_by[permission.code]
-                who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
-                problems.append(f"permission '{permission.code}' is declared twice ({who})")
-            else:
-                permissions[permission.code] = permission
-                declared_by[permission.code] = info.name
+    for info, permission in manager.declared("permissions", problems):
+        if not isinstance(permission, Permission):
+            problems.append(f"plugin '{info.name}' declared {permission!r}, not a Permission")
+        elif not permission.code.startswith(f"{info.name}."):
+            problems.append(
+                f"plugin '{info.name}' declares permission '{permission.code}', "
+                f"which must start with '{info.name}.'"
+            )
+        elif permission.code in permissions:
+            first = declared_by[permission.code]
+            who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
+            problems.append(f"permission '{permission.code}' is declared twice ({who})")
+        else:
+            permissions[permission.code] = permission
+            declared_by[permission.code] = info.name
 
     settings: dict[str, Setting] = {}
-    for info, declared in manager.call_in_order("settings", problems=problems):
-        for setting in declared or ():
-            if not isinstance(setting, Setting):
-                problems.append(f"plugin '{info.name}' declared {setting!r}, not a Setting")
-                continue
-            problem = _setting_problem(info.name, setting, settings)
-            if problem:
-                problems.append(problem)
-            else:
-                settings[setting.key] = setting
+    for info, setting in manager.declared("settings", problems):
+        if not isinstance(setting, Setting):
+            problems.append(f"plugin '{info.name}' declared {setting!r}, not a Setting")
+            continue
+        problem = _setting_problem(info.name, setting, settings)
+        if problem:
+            problems.append(problem)
+        else:
+            settings[setting.key] = setting
     roles = _collect_role_templates(manager, permissions, problems)
     return Declarations(permissions, settings, roles), problems
 
@@ -121,28 +119,27 @@ def _collect_role_templates(
     roles: dict[str, RoleTemplate] = {}
     offered_by: dict[str, str] = {}
     names: dict[str, str] = {}
-    for info, offered in manager.call_in_order("default_roles", problems=problems):
-        for template in offered or ():
-            if not isinstance(template, RoleTemplate):
-                problems.append(f"plugin '{info.name}' offered {template!r}, not a RoleTemplate")
-                continue
-            if template.key in roles:
-                first = offered_by[template.key]
-                who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
-                problems.append(f"role template '{template.key}' is offered twice ({who})")
-                continue
-            found = _role_template_problems(info.name, template, permissions)
-            name_key = template.name.strip().lower() if isinstance(template.name, str) else None
-            if name_key and name_key in names:
-                found.append(
-                    f"plugin '{info.name}' role template '{template.key}': the name "
-                    f"'{template.name}' is taken by role template '{names[name_key]}'"
-                )
-            problems += found
-            if not found:
-                roles[template.key] = template
-                offered_by[template.key] = info.name
-                names[name_key] = template.key
+    for info, template in manager.declared("default_roles", problems):
+        if not isinstance(template, RoleTemplate):
+            problems.append(f"plugin '{info.name}' offered {template!r}, not a RoleTemplate")
+            continue
+        if template.key in roles:
+            first = offered_by[template.key]
+            who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
+            problems.append(f"role template '{template.key}' is offered twice ({who})")
+            continue
+        found = _role_template_problems(info.name, template, permissions)
+        name_key = template.name.strip().lower() if isinstance(template.name, str) else None
+        if name_key and name_key in names:
+            found.append(
+                f"plugin '{info.name}' role template '{template.key}': the name "
+                f"'{template.name}' is taken by role template '{names[name_key]}'"
+            )
+        problems += found
+        if not found:
+            roles[template.key] = template
+            offered_by[template.key] = info.name
+            names[name_key] = template.key
     return roles
 
 

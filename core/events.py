@@ -150,14 +150,13 @@ def init_app(app: Flask) -> list[str]:
     problems: list[str] = []
     registry = EventRegistry()
     manager = app.extensions["crm.plugins"]
-    for info, declared in manager.call_in_order("outbox_handlers", problems=problems):
-        for handler in declared or ():
-            problem = _handler_problem(info.name, handler, registry)
-            if problem:
-                problems.append(problem)
-            else:
-                registry.handlers[handler.name] = handler
-                registry.owners[handler.name] = info.name
+    for info, handler in manager.declared("outbox_handlers", problems):
+        problem = _handler_problem(info.name, handler, registry)
+        if problem:
+            problems.append(problem)
+        else:
+            registry.handlers[handler.name] = handler
+            registry.owners[handler.name] = info.name
     app.extensions[EXTENSION_KEY] = registry
     return problems
 

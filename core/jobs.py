@@ -202,15 +202,14 @@ def init_app(app: Flask) -> list[str]:
     register(events.SWEEP_TASK, lambda: events.sweep(app), schedule=SWEEP_SCHEDULE)
 
     manager = app.extensions["crm.plugins"]
-    for info, declared in manager.call_in_order("periodic_tasks", problems=problems):
-        for periodic in declared or ():
-            problem = _periodic_problem(info.name, periodic, jobs)
-            if problem:
-                problems.append(problem)
-                continue
-            jobs.periodic[periodic.name] = (info.name, periodic)
-            register(PERIODIC_PREFIX + periodic.name,
-                     lambda task_name=periodic.name: run_periodic(task_name, app), schedule=periodic.schedule)
+    for info, periodic in manager.declared("periodic_tasks", problems):
+        problem = _periodic_problem(info.name, periodic, jobs)
+        if problem:
+            problems.append(problem)
+            continue
+        jobs.periodic[periodic.name] = (info.name, periodic)
+        register(PERIODIC_PREFIX + periodic.name,
+                 lambda task_name=periodic.name: run_periodic(task_name, app), schedule=periodic.schedule)
     return problems
 
 

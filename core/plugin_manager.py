@@ -374,6 +374,14 @@ class PluginManager:
         return results
 
 
+    def declared(self, hook_name: str, problems: list[str]) -> Iterator[tuple[PluginInfo, Any]]:
+        """Each item that every loaded plugin returns from ``hook_name``, with its plugin,
+        in dependency order. For start-up declarations (permissions, settings, tasks...):
+        an implementation that raises is recorded in ``problems`` and skipped."""
+        for info, items in self.call_in_order(hook_name, problems=problems):
+            for item in items or ():
+                yield info, item
+
 class ScopedHooks:
     """``manager.hooks(enabled).menu_items(user=...)``: calls skip the plugins not enabled."""
 
