@@ -10,6 +10,7 @@ from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
 from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
 from core.hooks import DashboardWidget, EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
+from core.hooks import RecordAction, RecordPanel  # noqa: E402
 
 __all__ = [
     "DashboardWidget",
@@ -18,6 +19,8 @@ __all__ = [
     "OutboxHandler",
     "PeriodicTask",
     "Permission",
+    "RecordAction",
+    "RecordPanel",
     "RoleTemplate",
     "SearchResult",
     "Setting",

@@ -39,7 +39,7 @@ from core.auth import (
     is_pending_invitee, public, record_sign_in_attempt, sign_in_refusal, signed_in,
 )
 from core.db import get_session, utcnow
-from core.forms import form_data
+from core.forms import field_errors, form_data
 from core.mail import MailError, external_url, send_mail
 from core.models import Company, Membership, Role, RolePermission, User, UserToken
 from core.tenancy import current_company
@@ -178,25 +178,6 @@ class InviteSchema(_StripEmail, Schema):
     admin = fields.Boolean(load_default=False)
 
 
-FORM_FIELDS = frozenset({"email", "role", "admin", "name", "password", "confirm", "current"})
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """One message per field, as text; anything not about a form field goes under ``_form``."""
-    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-    errors: dict[str, str] = {}
-    for name, value in messages.items():
-        while isinstance(value, (list, tuple)) and value:
-            value = value[0]
-        if name in FORM_FIELDS:
-            errors[name] = str(value)
-        elif name == "_schema":
-            errors.setdefault("_form", str(value))
-        else:  # marshmallow refuses fields the form does not have
-            errors.setdefault("_form", _("The form sent an unexpected field “%(field)s”.", field=name))
-    return errors
-
-
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -234,7 +215,7 @@ def change_password() -> str | Response | tuple[str, int]:
     try:
         data = ChangePasswordSchema().load(form_data())
     except ValidationError as error:
-        return render_template("account/password.html", errors=field_errors(error)), 422
+        return render_template("account/password.html", errors=field_errors(error, ChangePasswordSchema)), 422
     if not current_user.check_password(data["current"]):
         record_sign_in_attempt(current_user.email, succeeded=False)
         return render_template("account/password.html",
@@ -283,7 +264,7 @@ def reset_request() -> str | tuple[str, int]:
     try:
         data = ResetRequestSchema().load(form_data())
     except ValidationError as error:
-        return render_template("account/reset_request.html", errors=field_errors(error),
+        return render_template("account/reset_request.html", errors=field_errors(error, ResetRequestSchema),
                                values=request.form), 422
     request_password_reset(get_session(), data["email"])
     return render_template("account/reset_sent.html", email=data["email"])
@@ -306,7 +287,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     try:
         data = NewPasswordSchema().load(form_data())
     except ValidationError as error:
-        return render_template("account/reset_password.html", errors=field_errors(error),
+        return render_template("account/reset_password.html", errors=field_errors(error, NewPasswordSchema),
                                email=user.email), 422
     if not use_token(session, found):
         return _invalid_link(RESET)
@@ -447,7 +428,7 @@ def invitations() -> Response | tuple[str, int]:
     try:
         data = InviteSchema().load(form_data())
     except ValidationError as error:
-        return _render_invitations(company, field_errors(error), request.form, 422)
+        return _render_invitations(company, field_errors(error, InviteSchema), request.form, 422)
     session = get_session()
     inviter = session.get(User, current_user.id)
     try:
@@ -512,7 +493,7 @@ def accept_invitation(token: str) -> str | Response | tuple[str, int]:
     try:
         data = AcceptInvitationSchema().load(form_data())
     except ValidationError as error:
-        return render_template("account/accept.html", errors=field_errors(error),
+        return render_template("account/accept.html", errors=field_errors(error, AcceptInvitationSchema),
                                values={"name": request.form.get("name", "")}, **context), 422
     if not use_token(session, found):
         return _invalid_link(INVITE)

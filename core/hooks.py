@@ -6,7 +6,7 @@ Plugins import from here (or from ``core`` directly)::
 
     @hookimpl
     def menu_items(user):
-        return [MenuItem(label="Notes", endpoint="notes.index", icon="note", order=50)]
+        return [MenuItem(label="Notes", endpoint="notes.index", icon="sticky", order=50)]
 """
 
 from __future__ import annotations
@@ -190,3 +190,47 @@ class DashboardWidget:
     permission: str | None = None
     order: int = 100
     size: str = "small"
+
+
+RECORD_ACTION_METHODS: tuple[str, ...] = ("get", "post")
+
+
+@dataclass(frozen=True)
+class RecordAction:
+    """A button in the header of a record's page, contributed by a ``record_actions`` hook.
+
+    ``url`` is where it leads (``url_for(...)``); ``method`` is ``"get"`` (a link) or
+    ``"post"`` (a small form with the CSRF token: use it for anything that changes data).
+    ``icon`` is a Bootstrap Icons name without the ``bi-`` prefix (``"pencil"``);
+    ``permission`` names the code needed to see the button; ``danger`` styles it as
+    destructive; ``confirm``, for ``post`` actions, is the question the user must confirm
+    first (the route should then call ``core.forms.confirmation_required``). ``order`` then
+    ``label`` sort the buttons.
+    """
+
+    label: str
+    url: str
+    method: str = "get"
+    icon: str | None = None
+    permission: str | None = None
+    danger: bool = False
+    confirm: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class RecordPanel:
+    """A card on a record's page, contributed by a ``record_panels`` hook.
+
+    ``key`` starts with the plugin name and a dot (``notes.related``) and identifies the
+    card in the page. ``url`` is the plugin's own route that returns the card's body as an
+    HTML fragment; the page loads it on its own (htmx), so a slow or failing panel delays or
+    breaks only its card. ``permission`` names the code needed to see the card; ``order``
+    then ``title`` sort the cards.
+    """
+
+    key: str
+    title: str
+    url: str
+    order: int = 100
+    permission: str | None = None

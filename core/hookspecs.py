@@ -33,6 +33,8 @@ if TYPE_CHECKING:
         OutboxHandler,
         PeriodicTask,
         Permission,
+        RecordAction,
+        RecordPanel,
         RoleTemplate,
         SearchResult,
         Setting,
@@ -224,5 +226,38 @@ def dashboard_widgets(user: User) -> Iterable[DashboardWidget] | None:
     Returns: an iterable of :class:`core.hooks.DashboardWidget`, or ``None``. The core drops
     the widgets whose ``permission`` the user lacks and those with a key not prefixed with
     the plugin name (logged), then sorts them by ``order`` then title.
+    firstresult: no.
+    """
+
+
+@hookspec
+def record_actions(record_type: str, record: object, user: User | None) -> Iterable[RecordAction] | None:
+    """Offer buttons for the header of a record's page (any plugin's records).
+
+    When: on every record page built with ``core.records.detail_context``, for the plugins
+    enabled for the company in context only. The core calls each implementation on its own:
+    one that raises is logged and left out. Keep it cheap: it runs on every page view.
+    Arguments: ``record_type``, the record's type (``core.audit.record_type``, e.g.
+    ``notes.note``; return nothing for types you do not know); ``record``, the record shown;
+    ``user``, the signed-in user.
+    Returns: an iterable of :class:`core.hooks.RecordAction`, or ``None``. The core drops
+    the actions whose ``permission`` the user lacks, then sorts them by ``order`` then label.
+    firstresult: no.
+    """
+
+
+@hookspec
+def record_panels(record_type: str, record: object, user: User | None) -> Iterable[RecordPanel] | None:
+    """Offer cards for a record's page, each loaded from the plugin's own route.
+
+    When: on every record page built with ``core.records.detail_context``, for the plugins
+    enabled for the company in context only. The core calls each implementation on its own:
+    one that raises is logged and left out. Keep it cheap (no queries): the work belongs in
+    the panel's route, which the page loads on its own, one request per card.
+    Arguments: ``record_type``, the record's type (e.g. ``notes.note``); ``record``, the
+    record shown; ``user``, the signed-in user.
+    Returns: an iterable of :class:`core.hooks.RecordPanel`, or ``None``. The core drops the
+    panels whose ``permission`` the user lacks and those with a key not prefixed with the
+    plugin name (logged), then sorts them by ``order`` then title.
     firstresult: no.
     """

@@ -32,7 +32,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from flask import Blueprint, Flask, current_app, g, has_app_context
+from flask import Blueprint, Flask, abort, current_app, g, has_app_context, render_template, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
@@ -525,3 +525,26 @@ def job_status(job_id: str) -> Any:
     if job is None:
         return {"error": "not found"}, 404, {"Cache-Control": "no-store"}
     return job_as_dict(job), 200, {"Cache-Control": "no-store"}
+
+@blueprint.get("/jobs/<job_id>/progress")
+@signed_in
+def job_progress(job_id: str) -> Any:
+    """A job's progress bar as HTML, for the users of the job's company (``ui.progress``).
+
+    htmx gets the fragment, which asks to be polled again while the job runs and not once
+    it finished; a plain request gets a page that refreshes itself (no JavaScript).
+    ``?next=`` (a path on this site) becomes the link shown when the job is done.
+    """
+    from core.tenancy import current_company  # imports core.jobs itself
+    from core.ui import safe_next
+
+    company = current_company()
+    job = None
+    if company is not None:
+        job = get_session().scalar(select(Job).where(Job.id == job_id, Job.company_id == company.id))
+    if job is None:
+        abort(404)
+    template = "jobs/_progress.html" if getattr(request, "htmx", False) else "jobs/progress.html"
+    page = render_template(template, job=job_as_dict(job), next=safe_next(request.args.get("next"), "") or None)
+    return page, 200, {"Cache-Control": "no-store"}
+

@@ -12,7 +12,7 @@ def register_blueprints(app):
 
 @hookimpl
 def menu_items(user):
-    return [MenuItem(label="Notes", endpoint="notes.index", icon="note", order=80,
+    return [MenuItem(label="Notes", endpoint="notes.index", icon="sticky", order=80,
                      permission="notes.note.read")]
 
 
@@ -80,6 +80,37 @@ def _latest_notes():
         select(Note.id, Note.title).order_by(Note.created_at.desc(), Note.id.desc()).limit(5)
     ).all()
     return render_template("notes/_latest_widget.html", notes=notes)
+
+
+@hookimpl
+def record_actions(record_type, record, user):
+    """Buttons on a note's page. Other plugins could add theirs to the same header."""
+    from flask import url_for
+
+    from core import RecordAction
+
+    if record_type != "notes_note":
+        return []
+    return [
+        RecordAction("Edit", url_for("notes.edit", note_id=record.id), icon="pencil",
+                     permission="notes.note.write", order=10),
+        RecordAction("Move to trash", url_for("notes.delete", note_id=record.id), method="post",
+                     icon="trash", permission="notes.note.delete", danger=True,
+                     confirm="Move this note to the trash?", order=90),
+    ]
+
+
+@hookimpl
+def record_panels(record_type, record, user):
+    """Cards on a note's page, each loaded from its own route. Any enabled plugin could add one."""
+    from flask import url_for
+
+    from core import RecordPanel
+
+    if record_type != "notes_note":
+        return []
+    return [RecordPanel("notes.stats", "Statistics", url_for("notes.stats_panel", note_id=record.id),
+                        permission="notes.note.read", order=10)]
 
 
 @hookimpl

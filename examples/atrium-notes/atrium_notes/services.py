@@ -31,6 +31,17 @@ def add_note(session: Session, company_id: int, data: dict) -> Note:
     return note
 
 
+def update_note(session: Session, note_id: int, data: dict) -> Note | None:
+    """Validate ``data`` (raises marshmallow.ValidationError) and change the note; None when
+    there is no such note (in this company). The change is audited."""
+    note = session.get(Note, note_id)
+    if note is None:
+        return None
+    values = NoteSchema().load(data)
+    note.title, note.body = values["title"].strip(), values["body"]
+    return note
+
+
 def delete_note(session: Session, note_id: int, user_id: int | None) -> Note | None:
     """Move a note to the trash; None when there is no such note (in this company)."""
     note = session.get(Note, note_id)

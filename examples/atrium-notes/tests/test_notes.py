@@ -55,7 +55,7 @@ def test_deleting_a_note_moves_it_to_the_trash_and_undo_restores_it(client, comp
     client.post("/notes/", data={"title": "Regrettable", "body": ""})
     note_id = int(re.search(r"/notes/(\d+)/delete", client.get("/notes/").text).group(1))
 
-    page = client.post(f"/notes/{note_id}/delete", follow_redirects=True).text
+    page = client.post(f"/notes/{note_id}/delete", data={"_confirmed": "yes"}, follow_redirects=True).text
     assert "moved to the trash" in page and "Undo" in page
     assert ">Regrettable</a></td>" not in page
     assert "Regrettable" in client.get("/trash/notes_note/").text
@@ -75,7 +75,7 @@ def test_deleting_a_note_of_another_company_answers_404(client, company, login_a
     beta = make_company(app, "Beta", "beta")
     beta.enable("notes")
     login_as(beta.admin)
-    assert client.post("/notes/1/delete").status_code == 404
+    assert client.post("/notes/1/delete", data={"_confirmed": "yes"}).status_code == 404
 
 
 def test_a_notes_page_shows_its_history(client, company, login_as, db_session):
@@ -85,6 +85,56 @@ def test_a_notes_page_shows_its_history(client, company, login_as, db_session):
     note_id = db_session.scalar(select(Note.id))
     page = client.get(f"/notes/{note_id}").text
     assert "History" in page and "Acme Admin" in page and "created this" in page
+
+
+def test_the_add_form_keeps_the_values_and_shows_the_error_on_the_field(client, company, login_as):
+    company.enable("notes")
+    login_as(company.admin)
+    page = client.post("/notes/", data={"title": "", "body": "kept text"}).text
+    assert '<label class="form-label" for="field-title">Title' in page
+    assert 'aria-invalid="true" aria-describedby="field-title-error"' in page
+    assert '<div class="invalid-feedback" id="field-title-error">Enter a title.</div>' in page
+    assert '<textarea class="form-control" id="field-body" name="body" maxlength="10000" rows="3">kept text</textarea>' in page
+    assert '<a class="alert-link" href="#field-title">Title: Enter a title.</a>' in page
+
+
+def test_editing_a_note_changes_it_and_a_bad_edit_is_refused_with_the_reason(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Draft", "body": "v1"})
+    note_id = db_session.scalar(select(Note.id))
+    form = client.get(f"/notes/{note_id}/edit").text
+    assert 'value="Draft"' in form and ">v1</textarea>" in form
+    refused = client.post(f"/notes/{note_id}/edit", data={"title": "", "body": "v2"})
+    assert refused.status_code == 422 and "Enter a title." in refused.text and ">v2</textarea>" in refused.text
+    saved = client.post(f"/notes/{note_id}/edit", data={"title": "Final", "body": "v2"})
+    assert saved.headers["Location"] == f"/notes/{note_id}"
+    page = client.get(f"/notes/{note_id}").text
+    assert "<h1 class=\"mb-0\">Final</h1>" in page and "changed" in page  # the edit is in the history
+
+
+def test_a_notes_page_has_its_actions_and_a_statistics_panel_loaded_on_its_own(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Counted", "body": "three little words"})
+    note_id = db_session.scalar(select(Note.id))
+    page = client.get(f"/notes/{note_id}").text
+    assert f'href="/notes/{note_id}/edit"><i class="bi bi-pencil" aria-hidden="true"></i> Edit</a>' in page
+    assert f'<form class="confirm-form d-inline" method="post" action="/notes/{note_id}/delete">' in page
+    assert f'hx-get="/notes/{note_id}/panels/stats" hx-trigger="load"' in page and "Statistics" in page
+    panel = client.get(f"/notes/{note_id}/panels/stats", headers={"HX-Request": "true"}).text
+    assert re.search(r"<dt class=\"col-6\">Words</dt><dd class=\"col-6\">3</dd>", panel)
+
+
+def test_deleting_without_confirmation_asks_first_and_keeps_the_note(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    client.post("/notes/", data={"title": "Keep me", "body": ""})
+    note_id = db_session.scalar(select(Note.id))
+    page = client.post(f"/notes/{note_id}/delete")
+    assert page.status_code == 200 and "Move the note “Keep me” to the trash?" in page.text
+    assert '<input type="hidden" name="_confirmed" value="yes">' in page.text
+    assert ">Keep me</a></td>" in client.get("/notes/").text
 
 
 def test_a_member_without_a_notes_role_is_refused(app, client, company, db_session):
