@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from core import (
     accounts,
+    admin_views,
     api,
     dashboard,
     apps_views,
@@ -114,6 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Htmx(app)
     tenancy.init_app(app)
     ui.init_app(app)
+    admin_views.init_app(app)
     app.register_blueprint(web.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(search.blueprint)

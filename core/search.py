@@ -44,5 +44,7 @@ def run_search(query: str) -> list[SearchGroup]:
 def search_page() -> str:
     query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
     groups = run_search(query) if len(query) >= MIN_QUERY_LENGTH else []
-    template = "search/_results.html" if getattr(request, "htmx", False) else "search/index.html"
+    template = "search/index.html"
+    if getattr(request, "htmx", False):  # typing: the top bar's pop-up panel, or the page's results
+        template = "search/_panel.html" if request.args.get("panel") else "search/_results.html"
     return render_template(template, query=query, groups=groups, min_length=MIN_QUERY_LENGTH)

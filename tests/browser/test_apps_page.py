@@ -22,7 +22,7 @@ def crm_plugins():
 
 
 def open_apps_page(page):
-    page.get_by_text("Acme Admin", exact=True).click()  # opens the user menu
+    page.get_by_role("button", name="Acme Admin").click()  # opens the user menu
     page.get_by_role("link", name="Apps").click()
     expect(page.get_by_role("heading", name="Apps", exact=True)).to_be_visible()
 
