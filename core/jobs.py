@@ -22,8 +22,8 @@ updates that row. Periodic work comes from the ``periodic_tasks`` hook.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
-import pickle
 import pkgutil
 import uuid
 from collections.abc import Callable, Mapping
@@ -358,21 +358,22 @@ def start_job(
     """Record a job (status ``queued``) and queue it when the transaction commits.
 
     ``target`` is a function decorated with :func:`task`, or its ``"module:function"``
-    path; ``params`` are passed to it as keyword arguments (plain, picklable values: ids
-    rather than ORM objects). The job belongs to the company the session is scoped to
-    and to the signed-in user. Returns the job id, for ``GET /jobs/<id>``. Nothing is
-    queued if the transaction rolls back.
+    path; ``params`` are passed to it as keyword arguments (plain JSON values: ids rather
+    than ORM objects); the row keeps both, so that a failed job can be retried. The job
+    belongs to the company the session is scoped to and to the signed-in user. Returns the
+    job id, for ``GET /jobs/<id>``. Nothing is queued if the transaction rolls back.
     """
     job_task = _resolve_task(target)
     params = dict(params or {})
-    try:
-        pickle.dumps(params)
-    except Exception as error:
-        raise ValueError(f"job {job_task.name}: params must be picklable ({error})") from None
+    try:  # kept on the row (for a retry) and queued: plain values only
+        params = json.loads(json.dumps(params))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"job {job_task.name}: params must be plain JSON values ({error})") from None
     session = session if session is not None else get_session()
     job = Job(
         id=uuid.uuid4().hex, company_id=session.info.get(COMPANY_KEY) or None,
-        user_id=events.acting_user_id(), name=job_task.name, status="queued", done=0, total=total,
+        user_id=events.acting_user_id(), name=job_task.name, task=job_task.path, params=params,
+        status="queued", done=0, total=total,
         message="", created_at=utcnow(),
     )
     session.add(job)
@@ -526,6 +527,7 @@ def job_status(job_id: str) -> Any:
         return {"error": "not found"}, 404, {"Cache-Control": "no-store"}
     return job_as_dict(job), 200, {"Cache-Control": "no-store"}
 
+
 @blueprint.get("/jobs/<job_id>/progress")
 @signed_in
 def job_progress(job_id: str) -> Any:
@@ -548,3 +550,66 @@ def job_progress(job_id: str) -> Any:
     page = render_template(template, job=job_as_dict(job), next=safe_next(request.args.get("next"), "") or None)
     return page, 200, {"Cache-Control": "no-store"}
 
+
+# -- retrying a failed job (the admin console's job monitor) ---------------------------------
+
+
+class JobRetryError(Exception):
+    """A job cannot be retried; the message says why (for the user)."""
+
+
+class JobNotFound(JobRetryError, LookupError):
+    """No such job, or it belongs to another company."""
+
+
+class JobNotRetryable(JobRetryError):
+    """The job is not failed (``status`` says what it is), or its task is not known any more."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_job(job_id: str, *, session: Any = None) -> str:
+    """Run a failed job again: the same row goes back to ``queued`` and the same task runs
+    with the same params when the transaction commits (as the user who started it).
+
+    Its error, progress and times are cleared (the old error is logged at INFO with the
+    user who asked). Idempotent: the row changes only while it is ``failed`` (a conditional
+    UPDATE), so a second request, even a concurrent one, raises :class:`JobNotRetryable`
+    instead of running the job twice. The job must belong to the company ``session`` is
+    scoped to (when it is scoped), else :class:`JobNotFound`. A row from before jobs kept
+    their task and params (``core_job.task`` is empty) raises :class:`JobNotRetryable`.
+    Returns the job id, for ``GET /jobs/<id>``.
+    """
+    session = session if session is not None else get_session()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    query = select(Job.name, Job.status, Job.error, Job.company_id, Job.task, Job.params).where(Job.id == job_id)
+    scoped = session.info.get(COMPANY_KEY)
+    if scoped is not None:
+        query = query.where(Job.company_id == scoped)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise JobNotFound(f"no job {job_id}")
+    if row.status != "failed":
+        raise JobNotRetryable(f"job {row.name} is {row.status}, not failed: only a failed job can be retried",
+                              row.status)
+    if row.task is None:
+        raise JobNotRetryable(f"job {row.name} cannot be retried: it was queued before jobs kept their task "
+                              "and parameters; start it again from where it was started", row.status)
+    changed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "failed")
+        .values(status="queued", done=0, message="", error=None, started_at=None, finished_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:  # retried (or deleted) by someone else meanwhile
+        raise JobNotRetryable(f"job {row.name} was retried already", "queued")
+    for job in [obj for obj in session.identity_map.values() if isinstance(obj, Job) and obj.id == job_id]:
+        session.expire(job)
+    path, params = row.task, dict(row.params or {})
+    first_line = (row.error or "").splitlines()[0] if row.error else ""
+    logger.info("job %s (%s, company %s) queued again by user %s; it had failed with: %s",
+                job_id, row.name, row.company_id, events.acting_user_id(), first_line)
+    events.on_commit(lambda: _enqueue_job(app, job_id, path, params), session=session)
+    return job_id

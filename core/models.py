@@ -312,6 +312,10 @@ class Job(Base):
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
+    # What runs ("module:function") and its keyword arguments, kept so that a failed job can
+    # be run again from the admin console. None for rows older than these columns.
+    task: Mapped[str | None] = mapped_column(String(300))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int | None] = mapped_column(Integer)
