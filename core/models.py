@@ -253,7 +253,11 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "core_audit_entry"
-    __table_args__ = (Index("ix_core_audit_entry_record", "company_id", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_core_audit_entry_record", "company_id", "record_type", "record_id"),
+        # The admin console's audit log: a company's entries, newest first, paged by (at, id).
+        Index("ix_core_audit_entry_company_at", "company_id", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int | None] = mapped_column(
