@@ -17,6 +17,12 @@ from werkzeug.routing import IntegerConverter, Map
 
 from core import (
     accounts,
+    admin_audit,
+    admin_companies,
+    admin_jobs,
+    admin_roles,
+    admin_teams,
+    admin_users,
     admin_views,
     api,
     dashboard,
@@ -123,6 +129,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(trash.blueprint)
     app.register_blueprint(settings_views.blueprint)
     app.register_blueprint(apps_views.blueprint)
+    for admin_page in (admin_users, admin_teams, admin_roles, admin_companies, admin_audit, admin_jobs):
+        app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(tokens_views.blueprint)
     _register_error_pages(app)

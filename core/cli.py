@@ -39,7 +39,6 @@ from core.errors import PluginStateError, StartupError
 from core.models import Company, Membership, PluginState, User
 from core.plugin_manager import PluginManager
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 DEMO_SLUG = "demo"
@@ -307,22 +306,17 @@ def companies_group() -> None:
 @with_app(check_schema=True)
 def companies_create(name: str, slug: str) -> None:
     """Create a company; no plugin is enabled until you enable it."""
-    if not name.strip():
-        raise click.BadParameter("must not be empty", param_hint="--name")
-    if not SLUG_PATTERN.match(slug):
-        raise click.BadParameter(
-            f"'{slug}' must be lower-case letters, digits and dashes (at most 63)", param_hint="--slug")
-    session = get_session()
-    if session.scalar(select(Company.id).where(Company.slug == slug)) is not None:
-        raise click.BadParameter(f"a company '{slug}' exists already", param_hint="--slug")
-    company = Company(name=name.strip(), slug=slug)
-    session.add(company)
-    session.flush()
-    from core.access import seed_roles
+    from core.admin_companies import create_company
+    from core.admin_users import AdminError
 
-    seed_roles(session, company)  # the roles the installed plugins offer
+    session = get_session()
+    try:
+        company = create_company(session, name, slug)  # also seeds the roles plugins offer
+    except AdminError as error:
+        raise click.BadParameter(error.message, param_hint=f"--{error.field}") from None
     session.commit()
-    click.echo(f"Created company {name.strip()} ({slug}). Enable plugins with: crm plugins enable NAME --company {slug}")
+    click.echo(f"Created company {company.name} ({company.slug}). Enable plugins with: "
+               f"crm plugins enable NAME --company {company.slug}")
 
 
 @cli.group("users")

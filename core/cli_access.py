@@ -22,8 +22,9 @@ def roles_group() -> None:
 @with_app(check_schema=True)
 def roles_list(company_slug: str | None) -> None:
     """Every role of a company: its people, permissions and record visibility."""
+    from core.admin_roles import people_per_role
     from core.db import get_session
-    from core.models import Membership, Role, RolePermission, RoleVisibility
+    from core.models import Role, RolePermission, RoleVisibility
 
     session = get_session()
     company = find_company(company_slug)
@@ -36,11 +37,7 @@ def roles_list(company_slug: str | None) -> None:
                    f"crm roles seed --company {company.slug}")
         return
     ids = [role.id for role in roles]
-    people = dict(session.execute(
-        select(Membership.role_id, func.count()).where(
-            Membership.company_id == company.id, Membership.role_id.in_(ids))
-        .group_by(Membership.role_id)
-    ).all())
+    people = people_per_role(session, company.id, ids)
     codes: dict[int, list[str]] = {}
     for role_id, code in session.execute(
         select(RolePermission.role_id, RolePermission.code)
@@ -69,6 +66,7 @@ def roles_list(company_slug: str | None) -> None:
 @with_app(check_schema=True)
 def roles_assign(email: str, role_name: str, company_slug: str | None) -> None:
     """Give a member of a company a role (replacing the one they had)."""
+    from core.admin_roles import find_role
     from core.auth import find_user_by_email
     from core.db import get_session
     from core.models import Membership, Role
@@ -86,12 +84,7 @@ def roles_assign(email: str, role_name: str, company_slug: str | None) -> None:
         session.commit()
         click.echo(f"{user.email} has no role in {company.name} now.")
         return
-    wanted = role_name.strip().lower()
-    role = session.scalar(
-        select(Role).where(Role.company_id == company.id,
-                           (func.lower(Role.name) == wanted) | (func.lower(Role.template) == wanted))
-        .order_by(Role.id).execution_options(crm_unscoped=True)
-    )
+    role = find_role(session, company.id, role_name)
     if role is None:
         known = ", ".join(session.scalars(
             select(Role.name).where(Role.company_id == company.id).order_by(func.lower(Role.name))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
+from core.admin_teams import add_team_member, create_team, remove_team_member
+from core.admin_users import AdminError
 from core.cli_support import company_option, find_company, print_table, with_app
 from core.db import get_session
 from core.models import Company, Membership, Team, TeamMember, User
@@ -22,6 +24,11 @@ def _member(company: Company, email: str, option: str) -> User:
     if user is None or session.get(Membership, (user.id, company.id)) is None:
         raise click.BadParameter(f"{email} is not a member of {company.name}", param_hint=option)
     return user
+
+
+def _refused(error: AdminError, option: str) -> click.BadParameter:
+    """The shared rule's refusal as a usage error on ``option``."""
+    return click.BadParameter(error.message.rstrip("."), param_hint=option)
 
 
 def _team(company: Company, name: str) -> Team:
@@ -71,16 +78,14 @@ def teams_create(name: str, manager_email: str | None, company_slug: str | None)
     """Create a team, optionally with its manager."""
     session = get_session()
     company = find_company(company_slug)
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise click.BadParameter("must be 1 to 120 characters", param_hint="--name")
     with company_scope(session, company.id):
-        if session.scalar(select(Team.id).where(Team.name == name)) is not None:
-            raise click.BadParameter(f"{company.name} has a team '{name}' already", param_hint="--name")
         manager = _member(company, manager_email, "--manager") if manager_email else None
-        session.add(Team(name=name, manager_id=manager.id if manager else None))
+        try:
+            team = create_team(session, company, name, manager)
+        except AdminError as error:
+            raise _refused(error, "--name") from None
         session.commit()
-    click.echo(f"Created team {name} in {company.name}" + (f", managed by {manager.email}." if manager else "."))
+    click.echo(f"Created team {team.name} in {company.name}" + (f", managed by {manager.email}." if manager else "."))
 
 
 @teams_group.command("add")
@@ -95,10 +100,9 @@ def teams_add(team_name: str, email: str, company_slug: str | None) -> None:
     with company_scope(session, company.id):
         team = _team(company, team_name)
         user = _member(company, email, "--email")
-        if session.get(TeamMember, (team.id, user.id)) is not None:
+        if not add_team_member(session, company, team, user):
             click.echo(f"{user.email} is in {team.name} already.")
             return
-        session.add(TeamMember(team_id=team.id, user_id=user.id))
         session.commit()
     click.echo(f"Added {user.email} to {team.name}.")
 
@@ -115,9 +119,9 @@ def teams_remove(team_name: str, email: str, company_slug: str | None) -> None:
     with company_scope(session, company.id):
         team = _team(company, team_name)
         user = _member(company, email, "--email")
-        membership = session.get(TeamMember, (team.id, user.id))
-        if membership is None:
-            raise click.BadParameter(f"{user.email} is not in {team.name}", param_hint="--email")
-        session.delete(membership)
+        try:
+            remove_team_member(session, team, user)
+        except AdminError as error:
+            raise _refused(error, "--email") from None
         session.commit()
     click.echo(f"Removed {user.email} from {team.name}.")
