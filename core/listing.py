@@ -49,7 +49,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from flask import Response, abort, current_app, request, session as http_session, stream_with_context, url_for
-from flask_babel import gettext, ngettext
+from flask_babel import gettext
 from sqlalchemy import Boolean, Date, DateTime, Select, String, and_, cast, false, func, inspect, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
