@@ -49,11 +49,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from flask import Response, abort, current_app, request, session as http_session, stream_with_context, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import Boolean, Date, DateTime, Select, String, and_, cast, false, func, inspect, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import get_database, get_session
+from core.forms import confirmation_required
 from core.i18n import format_date, format_datetime, translate
 
 DEFAULT_PAGE_SIZE = 25
@@ -948,8 +949,8 @@ class Listing:
         the declared source): ids of another company, of the trash or of records the reader
         may not see are dropped without a word. Answers 400 for no ids, an id that is not one,
         or more than ``MAX_SELECTED_IDS``; 403 when the action's permission is missing; and,
-        for an action that needs confirmation, sends the confirmation page unless the form
-        says ``confirm=yes``."""
+        for an action that needs confirmation, sends the confirmation page of
+        :func:`core.forms.confirmation_required` unless the POST is confirmed."""
         bulk = self.action_for(action)
         if bulk is not None and not bulk.allowed():
             abort(403, description=gettext("You may not use “%(action)s”.", action=bulk.text()))
@@ -965,26 +966,15 @@ class Listing:
             if parsed is None:
                 abort(400, description=gettext("“%(value)s” is not a record id.", value=value[:40]))
             ids.append(parsed)
-        if bulk is not None and bulk.needs_confirmation and request.form.get("confirm") != "yes":
-            abort(self._confirmation(bulk, raw))
+        if bulk is not None and bulk.needs_confirmation:
+            selected = ngettext("%(num)s record selected.", "%(num)s records selected.", len(raw))
+            asking = confirmation_required(f"{bulk.confirm_text()} {selected}", title=bulk.text(),
+                                           label=bulk.text(), danger=bulk.danger,
+                                           cancel_url=request.form.get("next"))
+            if asking is not None:  # no JavaScript (or a crafted request): ask with a page
+                abort(asking)
         query = self._base(statement).with_only_columns(self.entity, maintain_column_froms=True)
         return list(get_session().scalars(query.where(pk.in_(ids)).order_by(pk)))
-
-    def _confirmation(self, action: BulkAction, ids: list[str]) -> Response:
-        from flask import render_template_string
-
-        from core.ui import safe_next
-
-        back = safe_next(request.form.get("next"), request.referrer or "/")
-        back = back if back.startswith("/") else "/"
-        body = render_template_string(_CONFIRM_PAGE, action=action, ids=ids, back=back,
-                                      url=url_for(str(request.endpoint), **(request.view_args or {})))
-        return current_app.make_response(body)
-
-
-_CONFIRM_PAGE = """{% extends "base.html" %}{% import "macros/list.html" as list %}
-{% block title %}{{ action.text() }}{% endblock %}
-{% block content %}{{ list.bulk_confirm(action, ids, url, back) }}{% endblock %}"""
 
 
 def _tagged(value: Any) -> list[Any]:

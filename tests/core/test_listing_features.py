@@ -276,12 +276,12 @@ def test_a_danger_action_needs_confirmation_even_without_javascript(app, client,
     before = len(LAST_SELECTED)
     asked = post_action(client, "delete", ids)
     assert asked.status_code == 200 and len(LAST_SELECTED) == before  # nothing done yet
-    assert "Delete the selected items?" in asked.text and "2 records selected." in asked.text
-    assert '<input type="hidden" name="confirm" value="yes">' in asked.text
+    assert "Delete the selected items? 2 records selected." in asked.text
+    assert '<input type="hidden" name="_confirmed" value="yes">' in asked.text
     assert f'<input type="hidden" name="ids" value="{ids[1]}">' in asked.text
     assert 'href="/items/?kind=fancy">Cancel' in asked.text
     assert names(client.get("/items/").text) == ["a", "b"]
-    done = post_action(client, "delete", ids, confirm="yes")
+    done = post_action(client, "delete", ids, _confirmed="yes")
     assert done.status_code == 302 and LAST_SELECTED[-1] == ids
     assert names(client.get("/items/").text) == []
 
@@ -301,7 +301,7 @@ def test_an_action_the_reader_may_not_use_is_neither_shown_nor_accepted(app, cli
     login_as(reader)
     page = client.get("/items/").text
     assert 'formaction="/items/archive"' in page and 'formaction="/items/delete"' not in page
-    assert post_action(client, "delete", ids, confirm="yes").status_code == 403
+    assert post_action(client, "delete", ids, _confirmed="yes").status_code == 403
     assert names(client.get("/items/").text) == ["a"]
 
 
