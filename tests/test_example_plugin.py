@@ -85,4 +85,4 @@ def test_the_example_plugins_own_tests_pass(installed_site: Path, tmp_path: Path
     environment["PYTHONPATH"] = str(installed_site)
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist"], environment, cwd=EXAMPLE)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "20 passed" in result.stdout
+    assert "23 passed" in result.stdout

@@ -4,24 +4,30 @@ from sqlalchemy.orm import Session
 
 from atrium_notes.models import Note
 from atrium_notes.schemas import NoteSchema
-from core.listing import Column, Listing
+from core.listing import BulkAction, Column, DateRangeFilter, Listing
 from core.trash import soft_delete
 
-# The notes list: search in title and text, sort by title or date, newest first by default.
+# The notes list: search in title and text, a date filter, the text column can be hidden,
+# sort by title or date (newest first by default), bulk move to the trash, CSV and XLSX export.
 NOTES = Listing(
     Note,
     columns=[
         Column("title", "Title", sortable=True),
-        Column("body", "Text"),
+        Column("body", "Text", optional=True),
         Column("added", "Added", Note.created_at, sortable=True),
     ],
     search=[Note.title, Note.body],
+    filters=[DateRangeFilter("added", "Added", Note.created_at)],
+    bulk_actions=[
+        BulkAction("delete", "Move to trash", "notes.bulk_delete", permission="notes.note.delete",
+                   confirm="Move the selected notes to the trash?", danger=True),
+    ],
     default_sort="-added",
     page_size=20,
     extra=[Note.id],
     id="notes",
+    export_formats=("csv", "xlsx"),
 )
-
 
 def add_note(session: Session, company_id: int, data: dict) -> Note:
     """Validate ``data`` (raises marshmallow.ValidationError) and add a note."""

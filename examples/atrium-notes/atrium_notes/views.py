@@ -28,10 +28,21 @@ def index():
     return NOTES.render("notes/index.html", NOTES.page(), form=Form(NoteSchema))
 
 
-@blueprint.get("/export.csv")
+@blueprint.get("/export")
 @require_permission("notes.note.read")
 def export():
-    return NOTES.export_csv("notes.csv")
+    """The notes of the current search and filters: ``?format=csv`` (default) or ``xlsx``."""
+    return NOTES.export("notes")
+
+
+@blueprint.post("/bulk/delete")
+@require_permission("notes.note.delete")
+def bulk_delete():
+    notes = NOTES.selected(action="delete")  # asks with a page first when JavaScript did not
+    for note in notes:
+        delete_note(get_session(), note.id, current_user.id)
+    flash(f"{len(notes)} note(s) moved to the trash.", "success")
+    return redirect(url_for("notes.index"))
 
 
 @blueprint.post("/")

@@ -1,5 +1,6 @@
 """The notes plugin tested the way any plugin tests itself: with core.testing's fixtures."""
 
+import io
 import re
 
 from atrium_notes.models import Note
@@ -204,19 +205,56 @@ def test_notes_come_in_pages_of_twenty(client, company, login_as, db_session):
     assert len(listed_titles(first)) == 20 and "Page 1 of 2 (25 items)" in first
     second = client.get("/notes/?sort=title&page=2").text
     assert listed_titles(second) == [f"Note {n}" for n in range(20, 25)]
-    assert client.get("/notes/?sort=title&page=99").text.count("Note 2") == 5  # the last page
+    assert listed_titles(client.get("/notes/?sort=title&page=99").text) == listed_titles(second)  # the last page
 
 
 def test_notes_export_as_csv_with_the_current_search_and_sort(client, company, login_as, db_session):
     company.enable("notes")
     login_as(company.admin)
     add_notes(db_session, company, "Call Bob", "Call Ann", "Lunch")
-    response = client.get("/notes/export.csv?q=call&sort=title")
+    response = client.get("/notes/export?q=call&sort=title")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     lines = response.text.splitlines()
     assert lines[0] == "Title,Text,Added"
     assert [line.split(",")[0] for line in lines[1:]] == ["Call Ann", "Call Bob"]
-    assert 'href="/notes/export.csv?q=call&amp;sort=title"' in client.get("/notes/?q=call&sort=title").text
+    assert 'href="/notes/export?q=call&amp;sort=title"' in client.get("/notes/?q=call&sort=title").text
+
+
+def test_notes_export_as_a_spreadsheet(client, company, login_as, db_session):
+    from openpyxl import load_workbook
+
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "Call Bob", "Lunch")
+    response = client.get("/notes/export?format=xlsx&sort=title")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Title", "Text", "Added")
+    assert [row[0] for row in rows[1:]] == ["Call Bob", "Lunch"]
+
+
+def test_notes_filter_by_the_day_they_were_added(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "New year")  # added on 2025-01-01 (UTC)
+    assert listed_titles(client.get("/notes/?added_from=2025-01-01&added_to=2025-01-01").text) == ["New year"]
+    assert listed_titles(client.get("/notes/?added_to=2024-12-31").text) == []
+    ignored = client.get("/notes/?added_from=not-a-date").text
+    assert listed_titles(ignored) == ["New year"] and "Ignored invalid filter values" in ignored
+
+
+def test_selected_notes_go_to_the_trash_together_after_a_confirmation(client, company, login_as, db_session):
+    company.enable("notes")
+    login_as(company.admin)
+    add_notes(db_session, company, "One", "Two", "Kept")
+    ids = [str(note_id) for note_id in db_session.scalars(select(Note.id).where(Note.title.in_(["One", "Two"])))]
+    asked = client.post("/notes/bulk/delete", data={"ids": ids, "action": "delete"})
+    assert asked.status_code == 200 and "Move the selected notes to the trash? 2 records selected." in asked.text
+    assert sorted(listed_titles(client.get("/notes/").text)) == ["Kept", "One", "Two"]
+    done = client.post("/notes/bulk/delete", data={"ids": ids, "action": "delete", "_confirmed": "yes"})
+    assert done.status_code == 302
+    assert listed_titles(client.get("/notes/").text) == ["Kept"]
 
 
 def test_typing_in_the_search_box_gets_only_the_results_from_htmx(client, company, login_as, db_session):
