@@ -15,10 +15,11 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -27,6 +28,7 @@ from core.access import abort_unless_admin, seed_roles
 from core.admin_users import AdminError, log_change
 from core.auth import signed_in
 from core.db import get_session
+from core.forms import Form, render_form
 from core.listing import Column, Listing
 from core.models import Company, Membership, User
 from core.tenancy import current_company
@@ -101,11 +103,40 @@ def _require_admin() -> Company:
     return company
 
 
-def _render_index(errors: dict[str, str] | None = None, values: Any = None, status: int = 200) -> Any:
+NAME_RULE = _l("Give the company a name of 1 to %(max)d characters.", max=COMPANY_NAME_MAX)
+
+
+def _name_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=COMPANY_NAME_MAX, error=NAME_RULE),
+                         error_messages={"required": NAME_RULE}, metadata={"label": _l("Name")})
+
+
+class RenameSchema(Schema):
+    """Renaming the company in context."""
+
+    name = _name_field()
+
+
+class NewCompanySchema(Schema):
+    """A new company (the shape only: a well-formed, free short name is :func:`clean_slug`'s
+    rule, which ``crm companies create`` shares)."""
+
+    name = _name_field()
+    slug = fields.String(required=True, metadata={
+        "label": _l("Short name"),
+        "help": _l("Unique; lower-case letters, digits and dashes, such as “north-office”. Used by the crm command line."),
+        "attrs": {"maxlength": 63, "pattern": r"[a-z0-9][a-z0-9\-]*", "autocapitalize": "none", "spellcheck": "false"},
+    })
+
+
+def _render_index(form: Form | None = None) -> Any:
+    company = current_company()
+    assert company is not None
+    if form is None:
+        form = Form(RenameSchema, {"name": company.name})
     statement = COMPANIES.source.where(Membership.user_id == current_user.id)
-    response = COMPANIES.render("admin/companies/index.html", COMPANIES.page(statement),
-                                errors=errors or {}, values=values if values is not None else {})
-    response.status_code = status
+    response = COMPANIES.render("admin/companies/index.html", COMPANIES.page(statement), form=form)
+    response.status_code = 422 if form.has_errors else 200
     return response
 
 
@@ -121,10 +152,15 @@ def index() -> Any:
 def rename() -> Any:
     """Rename the company in context."""
     company = _require_admin()
+    form = Form.from_request(RenameSchema)
+    data = form.validate()
+    if data is None:
+        return _render_index(form)
     try:
-        name = clean_company_name(request.form.get("name", ""))
+        name = clean_company_name(data["name"])
     except AdminError as error:
-        return _render_index(error.errors, request.form, 422)
+        form.fail(error.message, error.field)
+        return _render_index(form)
     if name != company.name:
         log_change(log, "company renamed from %r to %r", company.name, name)
         company.name = name
@@ -136,16 +172,17 @@ def rename() -> Any:
 @signed_in
 def new() -> Response | tuple[str, int]:
     _require_admin()
-    if request.method == "GET":
-        return render_template("admin/companies/new.html", errors={}, values={}), 200
-    session = get_session()
-    creator = session.get(User, current_user.id)
-    try:
-        created = create_company(session, request.form.get("name", ""), request.form.get("slug", ""), creator)
-    except AdminError as error:
-        return render_template("admin/companies/new.html", errors=error.errors, values=request.form), 422
-    log_change(log, "company %s (id %s) created", created.slug, created.id)
-    flash(_("%(company)s is created and you are its administrator. Switch to it below to "
-            "enable its apps and invite people.", company=created.name), "success")
-    return redirect(url_for("core_admin_companies.index"))
-
+    form = Form.from_request(NewCompanySchema)
+    data = form.validate_on_submit()
+    if data is not None:
+        session = get_session()
+        try:
+            created = create_company(session, data["name"], data["slug"], session.get(User, current_user.id))
+        except AdminError as error:
+            form.fail(error.message, error.field)
+        else:
+            log_change(log, "company %s (id %s) created", created.slug, created.id)
+            flash(_("%(company)s is created and you are its administrator. Switch to it below to "
+                    "enable its apps and invite people.", company=created.name), "success")
+            return redirect(url_for("core_admin_companies.index"))
+    return render_form("admin/companies/new.html", form)

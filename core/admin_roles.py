@@ -23,14 +23,16 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from core.access import abort_unless_admin, permission_label
-from core.admin_users import AdminError, log_change
+from core.admin_users import AdminError, company_role, log_change
 from core.auth import signed_in
 from core.db import get_session
+from core.forms import Form, render_form
 from core.hooks import VISIBILITY_LEVELS, RoleTemplate
 from core.i18n import translate
 from core.listing import Column, Listing
@@ -226,30 +228,62 @@ def index() -> Any:
     return ROLES.render("admin/roles/index.html", ROLES.page())
 
 
-def _render_new(errors: dict[str, str] | None = None, values: Any = None, status: int = 200) -> tuple[str, int]:
+NAME_RULE = _l("Give the role a name of 1 to %(max)d characters.", max=ROLE_NAME_MAX)
+
+
+class RoleSchema(Schema):
+    """The role form's name and description (the shape only: a free name is
+    :func:`clean_role_name`'s rule, which ``crm roles`` shares)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=ROLE_NAME_MAX, error=NAME_RULE),
+                         error_messages={"required": NAME_RULE}, metadata={"label": _l("Name")})
+    description = fields.String(
+        load_default="",
+        validate=validate.Length(max=ROLE_DESCRIPTION_MAX, error=_l(
+            "Describe the role in at most %(max)d characters.", max=ROLE_DESCRIPTION_MAX)),
+        metadata={"label": _l("Description"), "widget": "textarea", "attrs": {"rows": 2}})
+
+
+class NewRoleSchema(RoleSchema):
+    """A new role may start as a copy of another (the ``copy`` select, written by hand in
+    the template, as its empty choice says what "no copy" means)."""
+
+    copy = fields.String(load_default="")
+
+
+def _new_form() -> Form:
+    initial = {"copy": request.args.get("copy", "")}
+    return Form.from_request(NewRoleSchema, initial, only=("name", "description"))
+
+
+def _render_new(form: Form) -> tuple[str, int]:
     roles = get_session().scalars(select(Role).order_by(func.lower(Role.name))).all()
-    return render_template("admin/roles/new.html", roles=roles, errors=errors or {},
-                           values=values if values is not None else {"copy": request.args.get("copy", "")}), status
+    chosen = (form.submitted_data or {}).get("copy") if form.submitted else request.args.get("copy", "")
+    return render_form("admin/roles/new.html", form, roles=roles, copy=chosen or "")
+
+
+def _role_to_copy(session: Session, company: Company, value: str) -> Role | None:
+    """The role of ``company`` to copy, or None for no copy; :class:`AdminError` if not one."""
+    return company_role(session, value, "copy",
+                        _("Choose one of the roles of %(company)s to copy.", company=company.name))
 
 
 @blueprint.route("/admin/roles/new", methods=["GET", "POST"])
 @signed_in
 def new() -> Response | tuple[str, int]:
     company = _require_admin()
-    if request.method == "GET":
-        return _render_new()
+    form = _new_form()
+    data = form.validate_on_submit()
+    if data is None:
+        return _render_new(form)
     session = get_session()
     try:
-        name = clean_role_name(session, company, request.form.get("name", ""))
-        description = clean_description(request.form.get("description", ""))
-        source = None
-        copy = (request.form.get("copy") or "").strip()
-        if copy:
-            source = session.get(Role, int(copy)) if copy.isdigit() and len(copy) <= 9 else None
-            if source is None:
-                raise AdminError("copy", _("Choose one of the roles of %(company)s to copy.", company=company.name))
+        name = clean_role_name(session, company, data["name"])
+        description = clean_description(data["description"])
+        source = _role_to_copy(session, company, data["copy"])
     except AdminError as error:
-        return _render_new(error.errors, request.form, 422)
+        form.fail(error.message, error.field)
+        return _render_new(form)
     role = Role(company_id=company.id, name=name, description=description)
     if source is not None:
         set_role_access(role, {p.code for p in source.permissions},
@@ -262,21 +296,25 @@ def new() -> Response | tuple[str, int]:
     return redirect(url_for("core_admin_roles.detail", role_id=role.id))
 
 
-def _render_detail(role: Role, errors: dict[str, str] | None = None, values: Any = None,
-                   status: int = 200, codes: set[str] | None = None,
-                   levels: dict[str, str] | None = None) -> tuple[str, int]:
+def _render_detail(role: Role, errors: dict[str, str] | None = None, status: int = 200,
+                   codes: set[str] | None = None, levels: dict[str, str] | None = None,
+                   form: Form | None = None) -> tuple[str, int]:
+    """The role's page: ``form`` is the name and description form (as saved when ``None``);
+    ``errors`` those of the matrix, reset and delete forms."""
     company = current_company()
     session = get_session()
+    if form is None:
+        form = Form(RoleSchema, role)
     if codes is None:
         codes = {p.code for p in role.permissions}
     if levels is None:
         levels = {v.record_type: v.level for v in role.visibilities}
     template = _templates().get(role.template) if role.template else None
     return render_template(
-        "admin/roles/detail.html", role=role, groups=matrix(codes, levels),
+        "admin/roles/detail.html", role=role, form=form, groups=matrix(codes, levels),
         levels=VISIBILITY_LEVELS, template=template,
         people=people_per_role(session, company.id, [role.id]).get(role.id, 0),
-        errors=errors or {}, values=values if values is not None else {},
+        errors=errors or {},
     ), status
 
 
@@ -293,12 +331,16 @@ def update(role_id: int) -> Response | tuple[str, int]:
     """Rename the role and change its description."""
     company = _require_admin()
     role = _role_or_404(role_id)
-    session = get_session()
+    form = Form.from_request(RoleSchema, role)
+    data = form.validate()
+    if data is None:
+        return _render_detail(role, status=422, form=form)
     try:
-        name = clean_role_name(session, company, request.form.get("name", ""), role)
-        description = clean_description(request.form.get("description", ""))
+        name = clean_role_name(get_session(), company, data["name"], role)
+        description = clean_description(data["description"])
     except AdminError as error:
-        return _render_detail(role, error.errors, request.form, 422)
+        form.fail(error.message, error.field)
+        return _render_detail(role, status=error.status, form=form)
     if (name, description) != (role.name, role.description):
         log_change(log, "role %s (id %s) changed: name %r -> %r, description %r -> %r",
                    name, role.id, role.name, name, role.description, description)
@@ -316,7 +358,7 @@ def update_access(role_id: int) -> Response | tuple[str, int]:
     try:
         codes, levels = _matrix_from_form()
     except AdminError as error:
-        return _render_detail(role, error.errors, None, 422,
+        return _render_detail(role, error.errors, 422,
                               set(request.form.getlist("permission")),
                               {key.split(":", 1)[1]: value for key, value in request.form.items()
                                if key.startswith("visibility:")})
@@ -348,11 +390,11 @@ def reset(role_id: int) -> Response | tuple[str, int]:
     if template is None:
         return _render_detail(role, {"reset": _(
             "%(role)s was not made from a template of an installed app, so there is nothing to "
-            "reset it to.", role=role.name)}, None, 409)
+            "reset it to.", role=role.name)}, 409)
     if request.form.get("confirm") != "yes":
         return _render_detail(role, {"reset": _(
             "Tick the box to confirm that %(role)s should get the template's permissions back.",
-            role=role.name)}, None, 422)
+            role=role.name)}, 422)
     set_role_access(role, template.permissions, dict(template.visibility))
     log_change(log, "role %s (id %s) reset to template %s", role.name, role.id, template.key)
     flash(_("%(role)s has the permissions and visibility of its template again.", role=role.name), "success")
@@ -369,10 +411,10 @@ def delete(role_id: int) -> Response | tuple[str, int]:
         return _render_detail(role, {"delete": ngettext(
             "%(role)s cannot be deleted while %(num)d person holds it. Give them another role first.",
             "%(role)s cannot be deleted while %(num)d people hold it. Give them another role first.",
-            holders, role=role.name)}, None, 409)
+            holders, role=role.name)}, 409)
     if request.form.get("confirm") != "yes":
         return _render_detail(role, {"delete": _(
-            "Tick the box to confirm that the role %(role)s should be deleted.", role=role.name)}, None, 422)
+            "Tick the box to confirm that the role %(role)s should be deleted.", role=role.name)}, 422)
     name, ident = role.name, role.id
     get_session().delete(role)
     log_change(log, "role %s (id %s) deleted", name, ident)

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 from werkzeug.wrappers import Response
@@ -23,6 +24,7 @@ from core.access import abort_unless_admin
 from core.admin_users import AdminError, company_members, log_change, member_or_none
 from core.auth import signed_in
 from core.db import get_session
+from core.forms import Form, render_form
 from core.listing import Column, Listing
 from core.models import Company, Team, TeamMember, User
 from core.tenancy import current_company
@@ -31,6 +33,7 @@ blueprint = Blueprint("core_admin_teams", __name__)
 log = logging.getLogger(__name__)
 
 TEAM_NAME_MAX = 120  # core_team.name
+NAME_RULE = _l("Give the team a name of 1 to %(max)d characters.", max=TEAM_NAME_MAX)
 
 
 # -- the rules (shared with ``crm teams``) -------------------------------------------------------
@@ -127,9 +130,32 @@ def _team_or_404(team_id: int) -> Team:
     return team
 
 
-def _user_from_form(company: Company, field: str, required: bool = True) -> User | None:
-    """The member of ``company`` whose id the form sends in ``field``."""
-    value = (request.form.get(field) or "").strip()
+class TeamSchema(Schema):
+    """The team form (new team, and name and manager on the team's page).
+
+    The shape only: the rules that need the database (a free name, a manager who is a member)
+    are :func:`clean_team_name` and :func:`_member`, which ``crm teams`` shares.
+    """
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=TEAM_NAME_MAX, error=NAME_RULE),
+                         error_messages={"required": NAME_RULE}, metadata={"label": _l("Name")})
+    manager = fields.String(load_default=None, metadata={
+        "label": _l("Manager"), "widget": "select", "blank": _l("No manager"),
+        "help": _l("The manager sees what the members own; they need not be a member themselves."),
+    })
+
+
+def _team_form(company: Company, initial: Any = None) -> Form:
+    """The team form, its manager choices being the company's members (known only now)."""
+    form = Form.from_request(TeamSchema, initial)
+    form["manager"].choices = [(str(m.id), f"{m.name or m.email} ({m.email})")
+                               for m in company_members(get_session(), company)]
+    return form
+
+
+def _member(company: Company, field: str, value: str | None, required: bool = True) -> User | None:
+    """The member of ``company`` whose id is ``value`` (sent in ``field``); :class:`AdminError` if not."""
+    value = (value or "").strip()
     if not value:
         if required:
             raise AdminError(field, _("Choose a person."))
@@ -138,6 +164,11 @@ def _user_from_form(company: Company, field: str, required: bool = True) -> User
     if user is None:
         raise AdminError(field, _("Choose one of the members of %(company)s.", company=company.name))
     return user
+
+
+def _user_from_form(company: Company, field: str, required: bool = True) -> User | None:
+    """The member of ``company`` whose id the (hand-written) form sends in ``field``."""
+    return _member(company, field, request.form.get(field), required)
 
 
 @blueprint.get("/admin/teams")
@@ -151,29 +182,34 @@ def index() -> Any:
 @signed_in
 def new() -> Any:
     company = _require_admin()
-    session = get_session()
-    members = company_members(session, company)
-    if request.method == "GET":
-        return render_template("admin/teams/new.html", members=members, errors={}, values={})
-    try:
-        manager = _user_from_form(company, "manager", required=False)
-        team = create_team(session, company, request.form.get("name", ""), manager)
-    except AdminError as error:
-        return render_template("admin/teams/new.html", members=members, errors=error.errors,
-                               values=request.form), 422
-    log_change(log, "team %s (id %s) created", team.name, team.id)
-    flash(_("The team %(team)s is created. Add its members below.", team=team.name), "success")
-    return redirect(url_for("core_admin_teams.detail", team_id=team.id))
+    form = _team_form(company)  # not handle_form: the manager's choices are set first
+    data = form.validate_on_submit()
+    if data is not None:
+        try:
+            manager = _member(company, "manager", data.get("manager"), required=False)
+            team = create_team(get_session(), company, data["name"], manager)
+        except AdminError as error:
+            form.fail(error.message, error.field)
+        else:
+            log_change(log, "team %s (id %s) created", team.name, team.id)
+            flash(_("The team %(team)s is created. Add its members below.", team=team.name), "success")
+            return redirect(url_for("core_admin_teams.detail", team_id=team.id))
+    return render_form("admin/teams/new.html", form)
 
 
-def _render_detail(team: Team, errors: dict[str, str] | None = None, values: Any = None,
-                   status: int = 200) -> tuple[str, int]:
+def _render_detail(team: Team, form: Form | None = None, errors: dict[str, str] | None = None,
+                   values: Any = None, status: int = 200) -> tuple[str, int]:
+    """The team's page: ``form`` is the name and manager form (as saved when ``None``);
+    ``errors`` and ``values`` are those of the add-member and delete forms."""
     session = get_session()
     company = current_company()
+    assert company is not None
+    if form is None:
+        form = _team_form(company, {"name": team.name, "manager": team.manager_id})
     members = company_members(session, company)
     in_team = set(session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))
     return render_template(
-        "admin/teams/detail.html", team=team, members=members,
+        "admin/teams/detail.html", team=team, form=form,
         team_members=[m for m in members if m.id in in_team],
         candidates=[m for m in members if m.id not in in_team],
         errors=errors or {}, values=values if values is not None else {},
@@ -193,12 +229,16 @@ def update(team_id: int) -> Response | tuple[str, int]:
     """Rename the team and set (or clear) its manager."""
     company = _require_admin()
     team = _team_or_404(team_id)
-    session = get_session()
+    form = _team_form(company)
+    data = form.validate()
+    if data is None:
+        return _render_detail(team, form, status=422)
     try:
-        name = clean_team_name(session, company, request.form.get("name", ""), team)
-        manager = _user_from_form(company, "manager", required=False)
+        name = clean_team_name(get_session(), company, data["name"], team)
+        manager = _member(company, "manager", data.get("manager"), required=False)
     except AdminError as error:
-        return _render_detail(team, error.errors, request.form, 422)
+        form.fail(error.message, error.field)
+        return _render_detail(team, form, status=error.status)
     before = (team.name, team.manager_id)
     team.name, team.manager_id = name, manager.id if manager else None
     if before != (team.name, team.manager_id):
@@ -218,7 +258,7 @@ def add_member(team_id: int) -> Response | tuple[str, int]:
         assert user is not None
         added = add_team_member(get_session(), company, team, user)
     except AdminError as error:
-        return _render_detail(team, error.errors, request.form, 422)
+        return _render_detail(team, errors=error.errors, values=request.form, status=422)
     if added:
         log_change(log, "user %s (id %s) added to team %s (id %s)", user.email, user.id, team.name, team.id)
         flash(_("%(name)s is in %(team)s now.", name=user.name or user.email, team=team.name), "success")
@@ -248,8 +288,8 @@ def delete(team_id: int) -> Response | tuple[str, int]:
     _require_admin()
     team = _team_or_404(team_id)
     if request.form.get("confirm") != "yes":
-        return _render_detail(team, {"confirm": _(
-            "Tick the box to confirm that the team %(team)s should be deleted.", team=team.name)}, None, 422)
+        return _render_detail(team, errors={"confirm": _(
+            "Tick the box to confirm that the team %(team)s should be deleted.", team=team.name)}, status=422)
     name, ident = team.name, team.id
     get_session().delete(team)
     log_change(log, "team %s (id %s) deleted", name, ident)

@@ -28,6 +28,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from marshmallow import Schema, fields
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -36,6 +37,7 @@ from core.access import abort_unless_admin
 from core.accounts import INVITE, pending_invitations, request_password_reset, retire_tokens
 from core.auth import INVITED_PASSWORD_HASH, is_pending_invitee, signed_in
 from core.db import get_session, utcnow
+from core.forms import Form
 from core.listing import Column, Listing
 from core.models import ApiToken, Company, Membership, Role, Team, TeamMember, User
 from core.tenancy import current_company
@@ -180,21 +182,53 @@ def _last_admin_anywhere(session: Session, user: User) -> Company | None:
     return None
 
 
+class AccessSchema(Schema):
+    """A person's access in the company: role and administrator flag. The shape only: a role
+    of this company and the last administrator are the view's rules."""
+
+    role = fields.String(load_default=None, metadata={
+        "label": _l("Role"), "widget": "select", "blank": _l("No role"),
+        "help": _l("Without a role, a person sees only their own records and holds no permissions."),
+    })
+    admin = fields.Boolean(load_default=False, metadata={
+        "label": _l("Administrator"),
+        "help": _l("An administrator holds every permission, sees every record and uses this console, "
+                   "whatever the role."),
+    })
+
+
+def _access_form(company: Company, membership: Membership, last_admin: bool) -> Form:
+    """The access form, with the company's roles as choices and its name in the labels."""
+    form = Form.from_request(AccessSchema, {"role": membership.role_id, "admin": membership.is_admin})
+    roles = get_session().scalars(select(Role).order_by(func.lower(Role.name))).all()
+    form["role"].choices = [(str(role.id), role.name) for role in roles]
+    admin = form["admin"]
+    admin.label = _("Administrator of %(company)s", company=company.name)
+    if last_admin:
+        admin.help = " ".join((admin.help, _(
+            "This is the last administrator: make someone else one before taking this away.")))
+    return form
+
+
 def _render_person(company: Company, user: User, membership: Membership,
-                   errors: dict[str, str] | None = None, values: Any = None,
-                   status: int = 200) -> tuple[str, int]:
+                   errors: dict[str, str] | None = None, status: int = 200,
+                   form: Form | None = None) -> tuple[str, int]:
+    """The person's page: ``form`` is the access form (as saved when ``None``); ``errors``
+    those of the password, remove and account forms."""
     session = get_session()
     teams = session.scalars(
         select(Team).where(Team.id.in_(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
         .order_by(func.lower(Team.name))).all()
-    roles = session.scalars(select(Role).order_by(func.lower(Role.name))).all()
+    last_admin = membership.is_admin and is_last_admin(session, company.id, user.id)
+    if form is None:
+        form = _access_form(company, membership, last_admin)
     return render_template(
-        "admin/users/detail.html", person=user, membership=membership, roles=roles, teams=teams,
+        "admin/users/detail.html", person=user, membership=membership, form=form, teams=teams,
         other_companies=len(_other_company_ids(session, user.id, company.id)),
-        last_admin=membership.is_admin and is_last_admin(session, company.id, user.id),
+        last_admin=last_admin,
         deactivation_refusal=_deactivation_refusal(session, user, company),
         is_self=user.id == current_user.id,
-        errors=errors or {}, values=values if values is not None else {},
+        errors=errors or {},
     ), status
 
 
@@ -209,14 +243,21 @@ def detail(user_id: int) -> tuple[str, int]:
     return _render_person(company, *_person_or_404(company, user_id))
 
 
-def _role_from_form(session: Session, company: Company) -> Role | None:
-    value = (request.form.get("role") or "").strip()
+def company_role(session: Session, value: str | None, field: str, refusal: str) -> Role | None:
+    """The role of the company in scope whose id is ``value`` (a form's text), None when
+    ``value`` is empty; :class:`AdminError` with ``refusal`` on ``field`` for anything else,
+    including another company's role (the scoped session does not find it)."""
+    value = (value or "").strip()
     if not value:
         return None
     role = session.get(Role, int(value)) if value.isdigit() and len(value) <= 9 else None
-    if role is None:  # scoped: another company's role is not found
-        raise AdminError("role", _("Choose one of the roles of %(company)s.", company=company.name))
+    if role is None:
+        raise AdminError(field, refusal)
     return role
+
+
+def _company_role(session: Session, company: Company, value: str | None) -> Role | None:
+    return company_role(session, value, "role", _("Choose one of the roles of %(company)s.", company=company.name))
 
 
 @blueprint.post("/admin/users/<int(max=2147483647):user_id>/access")
@@ -226,16 +267,20 @@ def update_access(user_id: int) -> Response | tuple[str, int]:
     company = _require_admin()
     user, membership = _person_or_404(company, user_id)
     session = get_session()
-    admin = request.form.get("admin") in ("1", "yes", "on", "true")
+    form = _access_form(company, membership, membership.is_admin and is_last_admin(session, company.id, user.id))
+    data = form.validate()
+    if data is None:
+        return _render_person(company, user, membership, status=422, form=form)
+    admin = data["admin"]
     try:
-        role = _role_from_form(session, company)
+        role = _company_role(session, company, data["role"])
     except AdminError as error:
-        return _render_person(company, user, membership, error.errors, request.form, error.status)
+        form.fail(error.message, error.field)
+        return _render_person(company, user, membership, status=error.status, form=form)
     if membership.is_admin and not admin and is_last_admin(session, company.id, user.id):
-        return _render_person(company, user, membership, {"admin": _(
-            "%(name)s is the last administrator of %(company)s and stays one. Make someone "
-            "else an administrator first.", name=user.name or user.email, company=company.name)},
-            request.form, 409)
+        form.fail(_("%(name)s is the last administrator of %(company)s and stays one. Make someone "
+                    "else an administrator first.", name=user.name or user.email, company=company.name), "admin")
+        return _render_person(company, user, membership, status=409, form=form)
     before = (membership.role_id, membership.is_admin)
     membership.role_id, membership.is_admin = (role.id if role else None), admin
     if before != (membership.role_id, membership.is_admin):
@@ -252,7 +297,7 @@ def _confirmed(company: Company, user: User, membership: Membership, key: str,
     """The page again with ``message`` (under ``key``) unless the confirmation box is ticked."""
     if request.form.get("confirm") == "yes":
         return None
-    return _render_person(company, user, membership, {key: message}, request.form, 422)
+    return _render_person(company, user, membership, {key: message}, 422)
 
 
 @blueprint.post("/admin/users/<int(max=2147483647):user_id>/remove")
@@ -266,7 +311,7 @@ def remove(user_id: int) -> Response | tuple[str, int]:
     if membership.is_admin and is_last_admin(session, company.id, user.id):
         return _render_person(company, user, membership, {"remove": _(
             "%(name)s is the last administrator of %(company)s and cannot be removed. Make "
-            "someone else an administrator first.", name=name, company=company.name)}, None, 409)
+            "someone else an administrator first.", name=name, company=company.name)}, 409)
     refusal = _confirmed(company, user, membership, "remove", _(
         "Tick the box to confirm that %(name)s should be removed from %(company)s.",
         name=name, company=company.name))
@@ -307,7 +352,7 @@ def deactivate(user_id: int) -> Response | tuple[str, int]:
                         "deactivated. Make someone else an administrator first.",
                         name=name, company=sole.name)
     if refusal is not None:
-        return _render_person(company, user, membership, {"active": refusal}, None, 409)
+        return _render_person(company, user, membership, {"active": refusal}, 409)
     if not user.active:
         flash(_("%(name)s's account was deactivated already.", name=name), "info")
         return _back(user)
@@ -330,7 +375,7 @@ def reactivate(user_id: int) -> Response | tuple[str, int]:
     session = get_session()
     refusal = _deactivation_refusal(session, user, company)
     if refusal is not None:
-        return _render_person(company, user, membership, {"active": refusal}, None, 409)
+        return _render_person(company, user, membership, {"active": refusal}, 409)
     if not user.active:
         user.active = True
         log_change(log, "user %s (id %s) reactivated", user.email, user.id)
@@ -347,7 +392,7 @@ def send_password_reset(user_id: int) -> Response | tuple[str, int]:
     if not user.active:
         return _render_person(company, user, membership, {"reset": _(
             "%(name)s's account is deactivated: reactivate it before sending a password reset link.",
-            name=user.name or user.email)}, None, 409)
+            name=user.name or user.email)}, 409)
     request_password_reset(get_session(), user.email)
     log_change(log, "password reset link requested for user %s (id %s)", user.email, user.id)
     flash(_("A password reset link is on its way to %(email)s, unless one was sent in the last "

@@ -186,7 +186,9 @@ class FormField:
 
     ``value`` is text for the control (as submitted after a refused POST, else the initial
     value); ``checked`` is for checkboxes; ``choices`` are ``(value, label)`` pairs for a
-    select; ``attrs`` are extra HTML attributes (``maxlength``, ``min``, ``max``, ``step``).
+    select, and ``blank`` labels its empty choice ("No manager"; default "—", or "Choose…"
+    when the field is required); ``attrs`` are extra HTML attributes (``maxlength``, ``min``,
+    ``max``, ``step``).
     """
 
     name: str
@@ -199,6 +201,7 @@ class FormField:
     help: str = ""
     error: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)
+    blank: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -248,7 +251,8 @@ class Form:
 
     Field metadata (``metadata={...}`` on the marshmallow field) is read for ``label``,
     ``help``, ``widget`` (``textarea``, ``select``, ``checkbox``, ``password``, any input
-    type), ``choices`` (``(value, label)`` pairs) and ``attrs`` (extra HTML attributes).
+    type), ``choices`` (``(value, label)`` pairs), ``blank`` (the label of a select's empty
+    choice) and ``attrs`` (extra HTML attributes).
     """
 
     def __init__(
@@ -419,6 +423,7 @@ class Form:
             checked=checked,
             help=translate(metadata.get("help", "")),
             choices=self._choices(schema_field),
+            blank=translate(metadata.get("blank", "")),
             attrs=self._attrs(schema_field, widget),
         )
 

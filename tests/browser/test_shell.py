@@ -49,7 +49,7 @@ def sign_in(page, live_server):
 
 def add_note(page, title, text=""):
     page.get_by_label("Title").fill(title)
-    page.get_by_label("Text").fill(text)
+    page.get_by_role("textbox", name="Text").fill(text)
     page.get_by_role("button", name="Add note").click()
     expect(page.get_by_role("status").filter(has_text="Note added.")).to_be_visible()
 
@@ -74,14 +74,14 @@ def test_the_menu_is_composed_from_the_enabled_apps_and_marks_the_current_page(p
 def test_a_form_with_a_mistake_shows_the_error_beside_the_field_and_keeps_the_values(page, live_server, acme):
     sign_in(page, live_server)
     side_menu(page).get_by_role("link", name="Notes").click()
-    page.get_by_label("Text").fill("Body that must not be lost")
+    page.get_by_role("textbox", name="Text").fill("Body that must not be lost")
     page.get_by_role("button", name="Add note").click()
 
     title = page.get_by_label("Title")
     expect(title).to_have_attribute("aria-invalid", "true")
     error_id = title.get_attribute("aria-describedby").split()[-1]
     expect(page.locator(f"#{error_id}")).to_have_text("Enter a title.")
-    expect(page.get_by_label("Text")).to_have_value("Body that must not be lost")
+    expect(page.get_by_role("textbox", name="Text")).to_have_value("Body that must not be lost")
     expect(page.get_by_role("alert").first).to_be_visible()  # the summary above the form
 
     title.fill("Fixed title")

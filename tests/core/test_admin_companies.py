@@ -19,7 +19,6 @@ from core.enablement import enabled_plugins
 from core.models import Company, Membership, Role, User
 from core.testing import make_company
 
-
 PLUGIN = "atrium_admin_companies_p"
 PLUGIN_CODE = f'''
 from core import Permission, RoleTemplate, hookimpl
@@ -122,7 +121,7 @@ def test_a_bad_name_is_refused_naming_the_field(app, client, company, login_as, 
 
     assert response.status_code == 422
     assert "Give the company a name of 1 to 200 characters." in response.text
-    assert 'id="name-error"' in response.text
+    assert 'id="field-name-error"' in response.text
     assert company_names(app) == ["Acme"]
 
 
@@ -159,7 +158,7 @@ def test_a_bad_or_taken_slug_is_refused_with_the_values_kept(app, client, compan
     response = client.post("/admin/companies/new", data={"name": "North", "slug": slug})
 
     assert response.status_code == 422
-    assert message in response.text and 'id="slug-error"' in response.text
+    assert message in response.text and 'id="field-slug-error"' in response.text
     assert 'value="North"' in response.text
     assert company_names(app) == ["Acme"]
 

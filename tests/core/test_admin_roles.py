@@ -252,6 +252,23 @@ def test_a_new_role_with_a_taken_name_is_refused_with_the_values_kept(app, clien
     assert too_long.status_code == 422 and "1 to 120 characters" in too_long.text
 
 
+def test_copying_another_companys_role_is_refused_naming_the_field(app, client, acme, login_as):
+    beta = make_company(app, "Beta", "beta")
+    with app.app_context():
+        session = get_session()
+        seed_roles(session, session.get(Company, beta.id))
+        session.commit()
+    theirs = role_id(app, beta.id, "Reader")
+    login_as(acme.admin)
+
+    response = client.post("/admin/roles/new", data={"name": "Spy", "description": "Copies", "copy": str(theirs)})
+
+    assert response.status_code == 422
+    assert "Choose one of the roles of Acme to copy." in response.text and 'id="field-copy-error"' in response.text
+    assert 'value="Spy"' in response.text and ">Copies</textarea>" in response.text
+    assert role_id(app, acme.id, "Spy") is None
+
+
 def test_renaming_and_describing(app, client, acme, login_as):
     reader = role_id(app, acme.id, "Reader")
     login_as(acme.admin)
@@ -259,7 +276,7 @@ def test_renaming_and_describing(app, client, acme, login_as):
     assert client.post(f"/admin/roles/{reader}", data={"name": "Viewer", "description": "Sees"}).status_code == 302
     empty = client.post(f"/admin/roles/{reader}", data={"name": "", "description": "Sees"})
 
-    assert empty.status_code == 422 and 'id="name-error"' in empty.text
+    assert empty.status_code == 422 and 'id="field-name-error"' in empty.text
     with app.app_context():
         role = get_session().get(Role, reader)
         assert (role.name, role.description) == ("Viewer", "Sees")

@@ -119,7 +119,7 @@ def test_a_duplicate_name_is_refused_with_the_values_kept(app, client, company, 
 
     assert response.status_code == 422
     assert "Acme has a team &#39;north&#39; already." in response.text
-    assert 'id="name-error"' in response.text and 'value="north"' in response.text
+    assert 'id="field-name-error"' in response.text and 'value="north"' in response.text
     assert re.search(rf'<option value="{ann.id}" selected', response.text)
     with app.app_context():
         assert get_session().scalars(select(Team.name)).all() == ["North"]
@@ -155,7 +155,7 @@ def test_only_members_of_the_company_can_join_or_manage(app, client, company, lo
     managed = client.post(f"/admin/teams/{team_id}", data={"name": "North", "manager": str(beta.admin.id)})
 
     assert joined.status_code == 422 and "Choose one of the members of Acme." in joined.text
-    assert managed.status_code == 422 and 'id="manager-error"' in managed.text
+    assert managed.status_code == 422 and 'id="field-manager-error"' in managed.text
     assert team_state(app, team_id) == ("North", None, set())
 
 

@@ -178,8 +178,8 @@ def test_a_role_of_another_company_is_refused_naming_the_field(app, client, comp
 
     assert response.status_code == 422
     assert "Choose one of the roles of Acme." in response.text
-    assert 'id="role-error"' in response.text
-    assert re.search(r'id="admin"[^>]*checked', response.text)  # the ticked box stays ticked
+    assert 'id="field-role-error"' in response.text
+    assert re.search(r'<input [^>]*\bchecked\b[^>]*id="field-admin"', response.text)  # the ticked box stays ticked
     assert membership(app, ann.id, company.id)[0] is None
 
 

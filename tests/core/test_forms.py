@@ -243,3 +243,18 @@ def test_a_good_post_runs_the_action_and_an_error_it_finds_is_shown_on_the_field
     assert response.status_code == 422
     assert '<div class="invalid-feedback" id="field-name-error">That name is taken.</div>' in response.text
     fx_records.views.SAVED.clear()
+
+
+def test_a_select_names_its_empty_choice_when_the_schema_says_how(app):
+    from marshmallow import Schema, fields
+
+    from core.forms import Form
+
+    class OwnerSchema(Schema):
+        owner = fields.String(load_default=None, metadata={"widget": "select", "blank": "Nobody",
+                                                           "choices": [("1", "Ann")]})
+
+    with app.test_request_context():
+        form = Form(OwnerSchema)
+        html = app.jinja_env.from_string('{% import "macros/form.html" as f %}{{ f.field(form, "owner") }}').render(form=form)
+    assert '<option value="">Nobody</option>' in html and '<option value="1">Ann</option>' in html
