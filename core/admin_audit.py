@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from flask import Blueprint
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import func, select, text
 
 from core.access import abort_unless_admin
@@ -46,7 +47,7 @@ SYSTEM = "system"  # the person filter's value for entries no user made
 
 # The actions core.audit records, in the order the filter offers them.
 ACTION_LABELS = {
-    "create": _l("Created"),
+    "create": lazy_pgettext("audit action", "Created"),  # "Created" alone is a date column
     "update": _l("Changed"),
     "delete": _l("Moved to the trash"),
     "restore": _l("Restored"),

@@ -329,7 +329,7 @@ def test_the_compiled_catalog_matches_its_po_file():
 def _extracted_messages() -> set:
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
+    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, "lazy_pgettext": ((1, "c"), 2)}
     found = set()
     for _filename, _lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords
