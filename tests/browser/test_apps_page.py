@@ -57,7 +57,11 @@ def test_apps_page_fits_a_phone_sized_screen(browser, live_server, company):
     page = context.new_page()
     sign_in(page, live_server)
     open_apps_page(page)
-    base, child = page.locator("#app-fx_base").bounding_box(), page.locator("#app-fx_child").bounding_box()
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready.then(() => true)")  # the layout no longer changes
+    # Both boxes in one script: two separate reads could straddle a reflow.
+    base, child = page.evaluate("""['app-fx_base', 'app-fx_child'].map(id => {
+        const box = document.getElementById(id).getBoundingClientRect(); return {y: box.y, height: box.height}; })""")
     assert child["y"] >= base["y"] + base["height"], "the cards must stack on a phone"
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page must not scroll sideways on a phone"
