@@ -77,6 +77,11 @@ _XLSX_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 _XLSX_MAX_TEXT = 32767
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere, taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _default_text(value: Any) -> str:
     if value is None:
         return ""
@@ -505,7 +510,9 @@ class Listing:
     ``source`` is a model or a ``select()`` statement whose FROM and WHERE the list keeps
     (its columns are replaced by the list's; no GROUP BY). ``search`` are the expressions the
     search box looks in: each word of the search must occur (case-insensitively) in one of
-    them. ``filters`` are :class:`Filter` controls. ``default_sort`` is ``"key"`` or ``"-key"``
+    them. ``search_also(q)`` may return another condition under which a row matches the whole
+    search text (a phone number however it was typed), or ``None``. ``filters`` are
+    :class:`Filter` controls. ``default_sort`` is ``"key"`` or ``"-key"``
     of a sortable column. Rows are ordered by the primary key after the chosen sort, so pages
     never overlap. ``extra`` are expressions selected but not shown (an id for links). ``id``
     names the list's results region in the page (the htmx target) and the reader's remembered
@@ -527,6 +534,7 @@ class Listing:
     pagination: str = "offset"
     count_limit: int | None = None
     export_formats: Sequence[str] = ("csv",)
+    search_also: Callable[[str], Any] | None = None
     _expressions: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -590,12 +598,10 @@ class Listing:
         words = q.split()
         if not words or not self.search:
             return base
-        conditions = []
-        for word in words:
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(*(cast(expression, String).ilike(pattern, escape="\\")
-                                    for expression in self.search)))
-        return base.where(and_(*conditions))
+        by_words = and_(*(or_(*(cast(expression, String).ilike(contains_pattern(word), escape="\\")
+                                for expression in self.search)) for word in words))
+        also = self.search_also(q) if self.search_also is not None else None
+        return base.where(by_words if also is None else or_(by_words, also))
 
     def _filter_states(self, args: Any) -> list[FilterState]:
         states = []
