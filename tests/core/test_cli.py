@@ -80,6 +80,7 @@ def test_plugins_enable_of_an_unknown_plugin_names_it_and_changes_nothing(app, r
     assert db_session.scalars(select(PluginState)).all() == []
 
 
+@pytest.mark.parametrize("crm_plugins", [[]])  # not even the built-in ones
 def test_plugins_list_without_plugins_says_so(app, runner):
     result = invoke(runner, "plugins", "list")
     assert result.exit_code == 0 and "No plugins are installed." in result.output
