@@ -1,0 +1,380 @@
+"""Follow-ups: the history of interactions with a customer and the tasks still to do.
+
+Interactions and tasks point at the record they are about through a generic reference
+(``subject_type`` = :func:`core.audit.record_type`, ``subject_id`` = its id as text), so a
+record of any plugin has a history. When the subject is an account, or a contact at an
+account, ``account_id`` is filled too: the account's timeline is then one indexed query and
+its ``last_follow_up_at`` / ``next_follow_up_at`` stay in step here, whatever writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.access import visible
+from core.audit import record_type as record_type_of
+from core.db import Base, CompanyMixin, utcnow
+from core.events import emit
+from core.models import User
+from plugins.customers.models import (
+    INTERACTION_KINDS,
+    Account,
+    Contact,
+    FollowUpTask,
+    Interaction,
+)
+
+ACCOUNT_TYPE = record_type_of(Account)  # "customers_account"
+CONTACT_TYPE = record_type_of(Contact)  # "customers_contact"
+# The visibility record types (roles) of this plugin's own subjects.
+VISIBILITY_TYPES = {ACCOUNT_TYPE: "customers.account", CONTACT_TYPE: "customers.contact"}
+OWN_MODELS: dict[str, type] = {ACCOUNT_TYPE: Account, CONTACT_TYPE: Contact}
+
+KIND_LABELS = {
+    "call": _l("Call"),
+    "email": _l("Email"),
+    "meeting": _l("Meeting"),
+    "visit": _l("Visit"),
+    "note": _l("Note"),
+    "other": _l("Other"),
+}
+KIND_ICONS = {"call": "telephone", "email": "envelope", "meeting": "people", "visit": "geo-alt",
+              "note": "sticky", "other": "three-dots"}
+# Kinds whose whole content is the summary: without it nothing was logged.
+SUMMARY_REQUIRED = frozenset({"note", "other"})
+TIMELINE_PAGE_SIZE = 20
+UPCOMING_DAYS = 14
+
+
+# -- schemas ------------------------------------------------------------------------------------
+
+
+class InteractionSchema(Schema):
+    """What the user types to log an interaction (form and API alike)."""
+
+    kind = fields.String(required=True,
+                         validate=validate.OneOf(INTERACTION_KINDS, labels=[KIND_LABELS[k] for k in INTERACTION_KINDS]),
+                         metadata={"label": _l("Kind")})
+    summary = fields.String(load_default="", validate=validate.Length(max=10000),
+                            metadata={"label": _l("Summary"), "widget": "textarea", "attrs": {"rows": 2}})
+    occurred_at = fields.DateTime(load_default=utcnow, metadata={"label": _l("When")})
+    participants = fields.String(load_default="", validate=validate.Length(max=400),
+                                 metadata={"label": _l("Participants")})
+    outcome = fields.String(load_default="", validate=validate.Length(max=400), metadata={"label": _l("Outcome")})
+    next_step = fields.String(load_default="", validate=validate.Length(max=400),
+                              metadata={"label": _l("Next step")})
+
+    @validates_schema
+    def _summary_for_notes(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("kind") in SUMMARY_REQUIRED and not (data.get("summary") or "").strip():
+            raise ValidationError(_l("Write what the note says."), "summary")
+
+
+class TaskSchema(Schema):
+    """A follow-up task: what, by when, for whom."""
+
+    title = fields.String(required=True,
+                          validate=[validate.Length(max=200),
+                                    validate.Regexp(r"\s*\S", error=_l("Write what is to be done."))],
+                          metadata={"label": _l("Task")})
+    due_at = fields.DateTime(required=True, metadata={"label": _l("Due")})
+    assignee_id = fields.Integer(allow_none=True, load_default=None,
+                                 metadata={"label": _l("Assigned to"), "widget": "select", "blank": _l("Me")})
+    remind_at = fields.DateTime(allow_none=True, load_default=None, metadata={"label": _l("Remind me")})
+
+    @validates_schema
+    def _reminder_before_due(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("remind_at") and data.get("due_at") and aware(data["remind_at"]) > aware(data["due_at"]):
+            raise ValidationError(_l("The reminder must come before the due date."), "remind_at")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """``moment`` with a time zone: SQLite and datetime-local inputs give naive UTC values."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _account_and_contact(session: Session, subject_type: str, subject_id: str,
+                         account_id: int | None, contact_id: int | None) -> tuple[int | None, int | None]:
+    """The account and contact a subject stands for: itself, or a contact's account."""
+    if subject_type == ACCOUNT_TYPE:
+        account_id = int(subject_id)
+    elif subject_type == CONTACT_TYPE:
+        contact_id = int(subject_id)
+    if contact_id is not None and account_id is None:
+        account_id = session.scalar(select(Contact.account_id).where(Contact.id == contact_id))
+    return account_id, contact_id
+
+
+def find_subject(record_type: str, record_id: str | int, user: Any = None) -> Any | None:
+    """The record ``record_type``/``record_id`` of the company in context, if ``user`` may see it.
+
+    Accounts and contacts go through their record visibility. A record type of another
+    plugin is accepted only when a company-scoped model of that record type is mapped, and
+    the row is found through the scoped session (and, when the model declares an owner and
+    a ``__permission_prefix__``, through that record visibility too). ``None`` otherwise.
+    """
+    from core.db import get_session
+
+    model = OWN_MODELS.get(record_type) or _mapped_model(record_type)
+    if model is None:
+        return None
+    key = _primary_key(model)
+    if key is None:
+        return None
+    try:
+        value = key.type.python_type(record_id)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    statement = select(model).where(key == value)
+    prefix = VISIBILITY_TYPES.get(record_type) or getattr(model, "__permission_prefix__", None)
+    if prefix and hasattr(model, "owner_id"):
+        statement = visible(statement, model, prefix, user)
+    return get_session().scalar(statement)
+
+
+def _mapped_model(record_type: str) -> type | None:
+    """The company-scoped model mapped under ``record_type``: rows of another company, or of no
+    company at all (users, companies), must never become a subject."""
+    for mapper in Base.registry.mappers:
+        model = mapper.class_
+        if issubclass(model, CompanyMixin) and getattr(model, "__tablename__", None) \
+                and record_type_of(model) == record_type:
+            return model
+    return None
+
+
+def _primary_key(model: type) -> Any:
+    columns = model.__mapper__.primary_key  # type: ignore[attr-defined]
+    return columns[0] if len(columns) == 1 else None
+
+
+# -- interactions -------------------------------------------------------------------------------
+
+
+def log_interaction(
+    session: Session,
+    *,
+    subject_type: str,
+    subject_id: str | int,
+    kind: str,
+    occurred_at: datetime,
+    summary: str,
+    participants: str = "",
+    outcome: str = "",
+    next_step: str = "",
+    owner_id: int | None,
+    account_id: int | None = None,
+    contact_id: int | None = None,
+) -> Interaction:
+    """Record an interaction with the subject; move its account's last follow-up forward.
+
+    The caller has checked that the subject exists and may be seen (:func:`find_subject`).
+    """
+    if kind not in INTERACTION_KINDS:
+        raise ValueError(f"unknown interaction kind {kind!r}")
+    subject_id = str(subject_id)
+    account_id, contact_id = _account_and_contact(session, subject_type, subject_id, account_id, contact_id)
+    occurred_at = aware(occurred_at)
+    interaction = Interaction(
+        kind=kind, occurred_at=occurred_at, summary=summary.strip(), participants=participants.strip(),
+        outcome=outcome.strip(), next_step=next_step.strip(), subject_type=subject_type, subject_id=subject_id,
+        owner_id=owner_id, account_id=account_id, contact_id=contact_id,
+    )
+    session.add(interaction)
+    session.flush()
+    if account_id is not None:
+        account = session.get(Account, account_id)
+        if account is not None and (account.last_follow_up_at is None
+                                    or aware(account.last_follow_up_at) < occurred_at):
+            account.last_follow_up_at = occurred_at
+            session.flush()
+    emit("customers.interaction.logged", {
+        "id": interaction.id, "kind": kind, "subject_type": subject_type, "subject_id": subject_id,
+        "account_id": account_id, "contact_id": contact_id, "occurred_at": occurred_at.isoformat(),
+    }, session=session)
+    return interaction
+
+
+@dataclass
+class TimelineEntry:
+    """One interaction as the timeline shows it."""
+
+    interaction: Interaction
+    owner_name: str | None
+    contact_name: str | None
+
+
+def _subject_clause(model: type, subject_type: str, subject_id: str) -> Any:
+    """Rows about the subject; for an account, also the rows about its contacts."""
+    about = and_(model.subject_type == subject_type, model.subject_id == str(subject_id))  # type: ignore[attr-defined]
+    if subject_type == ACCOUNT_TYPE:
+        try:
+            return or_(about, model.account_id == int(subject_id))  # type: ignore[attr-defined]
+        except ValueError:
+            return about
+    return about
+
+
+def timeline(session: Session, subject_type: str, subject_id: str | int, *, page: int = 1,
+             per_page: int = TIMELINE_PAGE_SIZE) -> tuple[list[TimelineEntry], bool]:
+    """The subject's interactions, newest first, one page: ``(entries, has_more)``.
+
+    One query whatever the page: the owner's and the contact's names are joined in.
+    """
+    page = max(page, 1)
+    statement = (
+        select(Interaction, User.name, Contact.name)
+        .outerjoin(User, User.id == Interaction.owner_id)
+        .outerjoin(Contact, Contact.id == Interaction.contact_id)
+        .where(_subject_clause(Interaction, subject_type, str(subject_id)))
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
+    rows = session.execute(statement).all()
+    entries = [TimelineEntry(row[0], row[1], row[2]) for row in rows[:per_page]]
+    return entries, len(rows) > per_page
+
+
+# -- tasks --------------------------------------------------------------------------------------
+
+
+def recompute_next_follow_up(session: Session, account_id: int | None) -> None:
+    """The account's next follow-up: the earliest due date of its open tasks (or none)."""
+    if account_id is None:
+        return
+    account = session.get(Account, account_id)
+    if account is None:
+        return
+    session.flush()
+    earliest = session.scalar(select(func.min(FollowUpTask.due_at))
+                              .where(FollowUpTask.account_id == account_id, FollowUpTask.done_at.is_(None)))
+    earliest = aware(earliest)
+    if aware(account.next_follow_up_at) != earliest:
+        account.next_follow_up_at = earliest
+        session.flush()
+
+
+def create_task(
+    session: Session,
+    *,
+    title: str,
+    due_at: datetime,
+    subject_type: str,
+    subject_id: str | int,
+    assignee_id: int | None,
+    remind_at: datetime | None = None,
+    account_id: int | None = None,
+) -> FollowUpTask:
+    """Add an open task about the subject; the account's next follow-up may move earlier."""
+    subject_id = str(subject_id)
+    account_id, _contact_id = _account_and_contact(session, subject_type, subject_id, account_id, None)
+    task = FollowUpTask(title=title.strip(), due_at=aware(due_at), remind_at=aware(remind_at),
+                        assignee_id=assignee_id, subject_type=subject_type, subject_id=subject_id,
+                        account_id=account_id)
+    session.add(task)
+    session.flush()
+    recompute_next_follow_up(session, account_id)
+    emit("customers.task.created", _task_payload(task), session=session)
+    return task
+
+
+def complete_task(session: Session, task: FollowUpTask, *, now: datetime | None = None) -> FollowUpTask:
+    """Mark the task done (again a no-op when it is); the account's next follow-up moves on."""
+    if task.done_at is None:
+        task.done_at = now or utcnow()
+        session.flush()
+        recompute_next_follow_up(session, task.account_id)
+        emit("customers.task.completed", _task_payload(task), session=session)
+    return task
+
+
+def reopen_task(session: Session, task: FollowUpTask) -> FollowUpTask:
+    """Open a done task again (an undo); the account's next follow-up may move back."""
+    if task.done_at is not None:
+        task.done_at = None
+        session.flush()
+        recompute_next_follow_up(session, task.account_id)
+        emit("customers.task.reopened", _task_payload(task), session=session)
+    return task
+
+
+def _task_payload(task: FollowUpTask) -> dict[str, Any]:
+    return {"id": task.id, "title": task.title, "due_at": aware(task.due_at).isoformat(),
+            "assignee_id": task.assignee_id, "subject_type": task.subject_type, "subject_id": task.subject_id,
+            "account_id": task.account_id, "done": task.done_at is not None}
+
+
+@dataclass
+class TaskEntry:
+    """One open task as the lists show it."""
+
+    task: FollowUpTask
+    assignee_name: str | None
+    overdue: bool
+
+
+def open_tasks(session: Session, subject_type: str, subject_id: str | int, *,
+               now: datetime | None = None) -> list[TaskEntry]:
+    """The subject's open tasks (for an account, also its contacts'), soonest first."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(FollowUpTask, User.name)
+        .outerjoin(User, User.id == FollowUpTask.assignee_id)
+        .where(_subject_clause(FollowUpTask, subject_type, str(subject_id)), FollowUpTask.done_at.is_(None))
+        .order_by(FollowUpTask.due_at, FollowUpTask.id)
+    ).all()
+    return [TaskEntry(task, name, aware(task.due_at) < now) for task, name in rows]
+
+
+@dataclass
+class MyFollowUps:
+    """A user's open tasks by when they are due."""
+
+    overdue: list[FollowUpTask] = field(default_factory=list)
+    today: list[FollowUpTask] = field(default_factory=list)
+    upcoming: list[FollowUpTask] = field(default_factory=list)
+    later: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.overdue or self.today or self.upcoming or self.later)
+
+
+def my_follow_ups(session: Session, user_id: int, *, now: datetime | None = None) -> MyFollowUps:
+    """``user_id``'s open tasks: overdue (due before today), due today, due in the next
+    :data:`UPCOMING_DAYS` days, and how many later.
+
+    Two queries: the tasks up to the horizon, and the count beyond it. Days are UTC days,
+    the time zone every date of the application is shown in.
+    """
+    now = aware(now or utcnow())
+    start_of_today = datetime.combine(now.date(), time(), tzinfo=UTC)
+    start_of_tomorrow = start_of_today + timedelta(days=1)
+    horizon = start_of_tomorrow + timedelta(days=UPCOMING_DAYS)
+    mine = and_(FollowUpTask.assignee_id == user_id, FollowUpTask.done_at.is_(None))
+    tasks = session.scalars(select(FollowUpTask).where(mine, FollowUpTask.due_at < horizon)
+                            .order_by(FollowUpTask.due_at, FollowUpTask.id)).all()
+    result = MyFollowUps(later=session.scalar(select(func.count()).select_from(FollowUpTask)
+                                              .where(mine, FollowUpTask.due_at >= horizon)) or 0)
+    for task in tasks:
+        due = aware(task.due_at)
+        if due < start_of_today:
+            result.overdue.append(task)
+        elif due < start_of_tomorrow:
+            result.today.append(task)
+        else:
+            result.upcoming.append(task)
+    return result

@@ -1,0 +1,284 @@
+"""Follow-up history and tasks: the two record panels (on any plugin's record page), their
+forms (htmx swaps the panel; without JavaScript an ordinary POST comes back to the page) and
+the "My follow-ups" page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from core import RecordPanel
+from core.access import has_permission, require_permission, visible
+from core.db import get_session, utcnow
+from core.forms import Form, form_data
+from core.models import Membership, User
+from core.tenancy import current_company
+from core.ui import flash_undo, safe_next
+from plugins.customers.followups import (
+    ACCOUNT_TYPE,
+    CONTACT_TYPE,
+    KIND_ICONS,
+    KIND_LABELS,
+    VISIBILITY_TYPES,
+    InteractionSchema,
+    TaskSchema,
+    aware,
+    complete_task,
+    create_task,
+    find_subject,
+    log_interaction,
+    my_follow_ups,
+    open_tasks,
+    reopen_task,
+    timeline,
+)
+from plugins.customers.models import INTERACTION_KINDS, Account, Contact, FollowUpTask
+
+READ = "customers.account.read"
+WRITE = "customers.follow_up.write"
+NEXT_FIELD = "next"
+PANEL_FIELD = "panel"  # sent by the panels' own forms: answer with the panel, not a redirect
+
+blueprint = Blueprint("customers_followups", __name__, url_prefix="/customers/follow-ups",
+                      template_folder="templates")
+
+
+def panels(record_type: str, record: Any, user: Any) -> list[RecordPanel]:
+    """The "Follow-up history" and "Follow-up tasks" cards for any record with an ``id``.
+
+    Seeing them needs ``customers.account.read``; their forms also need
+    ``customers.follow_up.write`` (checked when they are drawn and when they post).
+    """
+    record_id = getattr(record, "id", None)
+    if record_id is None or user is None or not has_permission(user, READ):
+        return []
+    where = {"record_type": record_type, "record_id": str(record_id)}
+    return [
+        RecordPanel(key="customers.timeline", title=_l("Follow-up history"), order=20, permission=READ,
+                    url=url_for("customers_followups.timeline_panel", **where)),
+        RecordPanel(key="customers.tasks", title=_l("Follow-up tasks"), order=21, permission=READ,
+                    url=url_for("customers_followups.tasks_panel", **where)),
+    ]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _subject_or_404(record_type: str, record_id: str) -> Any:
+    subject = find_subject(record_type, record_id)
+    if subject is None:
+        abort(404, description=_("There is no such record in this company, or you may not see it."))
+    return subject
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _back_to() -> str:
+    """The page a form of a panel came from: its ``next`` field, else the referring page."""
+    return safe_next(request.form.get(NEXT_FIELD) or request.referrer, url_for("customers_followups.mine"))
+
+
+def _submitted() -> dict[str, str]:
+    """The form without the fields the schemas do not know (where to go back, panel flag)."""
+    return {key: value for key, value in form_data().items() if key not in (NEXT_FIELD, PANEL_FIELD)}
+
+
+def _page_url() -> str:
+    """The page the panel is shown in (htmx names it, as a full URL of this site), for the
+    forms' way back without htmx; else this panel's own URL (opened without JavaScript)."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path and current.netloc == request.host:
+        return safe_next(urlunsplit(("", "", current.path, current.query, "")), request.full_path)
+    return request.full_path
+
+
+def _members() -> list[tuple[str, str]]:
+    """``(id, name)`` of the company's people, for choosing a task's assignee."""
+    company = current_company()
+    rows = get_session().execute(
+        select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.company_id == company.id).order_by(User.name, User.email)
+    ).all()
+    return [(str(row.id), row.name or row.email) for row in rows]
+
+
+def _task_form(data: dict[str, str] | None = None) -> Form:
+    form = Form(TaskSchema, data=data, id_prefix="task-")
+    form["assignee_id"].choices = _members()
+    return form
+
+
+def _render_timeline(record_type: str, record_id: str, form: Form | None = None, status: int = 200,
+                     logged: bool = False) -> Response:
+    page = request.args.get("page", 1, type=int) or 1
+    entries, has_more = timeline(get_session(), record_type, record_id, page=max(page, 1))
+    if form is None and has_permission(current_user, WRITE):
+        form = Form(InteractionSchema, id_prefix="log-")
+    body = render_template(
+        "customers/followups/_timeline.html", entries=entries, has_more=has_more, page=max(page, 1),
+        record_type=record_type, record_id=record_id, form=form, kinds=INTERACTION_KINDS,
+        kind_labels=KIND_LABELS, kind_icons=KIND_ICONS, logged=logged, page_url=_page_url(),
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _render_tasks(record_type: str, record_id: str, form: Form | None = None, status: int = 200,
+                  done_task: FollowUpTask | None = None) -> Response:
+    if form is None and has_permission(current_user, WRITE):
+        form = _task_form()
+    body = render_template(
+        "customers/followups/_tasks.html", entries=open_tasks(get_session(), record_type, record_id),
+        record_type=record_type, record_id=record_id, form=form, done_task=done_task, page_url=_page_url(),
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _refused_page(title: str, panel: Response) -> Response:
+    """A refused form posted without JavaScript: the panel on a page of its own, status 422."""
+    body = render_template("customers/followups/refused.html", title=title, panel=panel.get_data(as_text=True),
+                           back=_back_to())
+    return Response(body, status=422, mimetype="text/html")
+
+
+# -- the history panel --------------------------------------------------------------------------
+
+
+@blueprint.get("/panels/timeline/<record_type>/<record_id>")
+@require_permission(READ)
+def timeline_panel(record_type: str, record_id: str) -> Response:
+    """The body of the "Follow-up history" panel: a quick log form and the interactions, 20 a page."""
+    _subject_or_404(record_type, record_id)
+    return _render_timeline(record_type, record_id)
+
+
+@blueprint.post("/log/<record_type>/<record_id>")
+@require_permission(WRITE)
+def log(record_type: str, record_id: str) -> Response:
+    """Log an interaction about the record; htmx gets the panel back, a browser its page."""
+    _subject_or_404(record_type, record_id)
+    form = Form(InteractionSchema, data=_submitted(), id_prefix="log-")
+    data = form.validate()
+    if data is None:
+        panel = _render_timeline(record_type, record_id, form=form, status=422)
+        return panel if _is_htmx() else _refused_page(_("Log an interaction"), panel)
+    log_interaction(get_session(), subject_type=record_type, subject_id=record_id, owner_id=current_user.id, **data)
+    if _is_htmx():
+        return _render_timeline(record_type, record_id, logged=True)
+    flash(_("Interaction logged."), "success")
+    return redirect(_back_to())
+
+
+# -- the tasks panel ----------------------------------------------------------------------------
+
+
+@blueprint.get("/panels/tasks/<record_type>/<record_id>")
+@require_permission(READ)
+def tasks_panel(record_type: str, record_id: str) -> Response:
+    """The body of the "Follow-up tasks" panel: the open tasks and a form to add one."""
+    _subject_or_404(record_type, record_id)
+    return _render_tasks(record_type, record_id)
+
+
+@blueprint.post("/tasks/<record_type>/<record_id>")
+@require_permission(WRITE)
+def add_task(record_type: str, record_id: str) -> Response:
+    """Add a follow-up task about the record (assigned to the signed-in user by default)."""
+    _subject_or_404(record_type, record_id)
+    form = _task_form(_submitted())
+    data = form.validate()
+    if data is not None and data["assignee_id"] is not None \
+            and str(data["assignee_id"]) not in {value for value, _label in form["assignee_id"].choices}:
+        form.fail(_("Choose someone of this company."), "assignee_id")
+        data = None
+    if data is None:
+        panel = _render_tasks(record_type, record_id, form=form, status=422)
+        return panel if _is_htmx() else _refused_page(_("Add a follow-up task"), panel)
+    create_task(get_session(), subject_type=record_type, subject_id=record_id, title=data["title"],
+                due_at=data["due_at"], remind_at=data["remind_at"],
+                assignee_id=data["assignee_id"] or current_user.id)
+    if _is_htmx():
+        return _render_tasks(record_type, record_id)
+    flash(_("Task added."), "success")
+    return redirect(_back_to())
+
+
+def _task_or_404(task_id: int) -> FollowUpTask:
+    """A task of the company that is the user's own, or about a record the user may see."""
+    task = get_session().get(FollowUpTask, task_id)  # company-scoped: another company's is None
+    if task is None or (task.assignee_id != current_user.id
+                        and find_subject(task.subject_type, task.subject_id) is None):
+        abort(404, description=_("There is no such task in this company, or you may not see it."))
+    return task
+
+
+@blueprint.post("/tasks/<int:task_id>/done")
+@require_permission(WRITE)
+def complete(task_id: int) -> Response:
+    """Mark a task done; the panel (htmx) or the page offers to undo it."""
+    task = _task_or_404(task_id)
+    complete_task(get_session(), task)
+    if _is_htmx() and request.form.get(PANEL_FIELD):
+        return _render_tasks(task.subject_type, task.subject_id, done_task=task)
+    flash_undo(_("Task “%(title)s” done.", title=task.title),
+               url_for("customers_followups.reopen", task_id=task.id))
+    return redirect(_back_to())
+
+
+@blueprint.post("/tasks/<int:task_id>/reopen")
+@require_permission(WRITE)
+def reopen(task_id: int) -> Response:
+    """Open a done task again (the Undo of "Done")."""
+    task = _task_or_404(task_id)
+    reopen_task(get_session(), task)
+    if _is_htmx() and request.form.get(PANEL_FIELD):
+        return _render_tasks(task.subject_type, task.subject_id)
+    flash(_("Task “%(title)s” is open again.", title=task.title), "success")
+    return redirect(_back_to())
+
+
+# -- My follow-ups ------------------------------------------------------------------------------
+
+
+def subject_url(task: FollowUpTask) -> str | None:
+    """The page of the task's subject when it is an account or a contact (else none)."""
+    try:
+        if task.subject_type == ACCOUNT_TYPE:
+            return url_for("customers_accounts.detail", account_id=int(task.subject_id))
+        if task.subject_type == CONTACT_TYPE:
+            return url_for("customers_contacts.detail", contact_id=int(task.subject_id))
+    except (BuildError, ValueError):
+        return None
+    return None
+
+
+def subject_names(tasks: list[FollowUpTask]) -> dict[tuple[str, str], str]:
+    """The names of the accounts and contacts the tasks are about: one query per kind, and
+    only the ones the user may see."""
+    names: dict[tuple[str, str], str] = {}
+    for record_type, model in ((ACCOUNT_TYPE, Account), (CONTACT_TYPE, Contact)):
+        ids = {int(t.subject_id) for t in tasks if t.subject_type == record_type and t.subject_id.isdigit()}
+        if ids:
+            statement = visible(select(model.id, model.name).where(model.id.in_(ids)), model,
+                                VISIBILITY_TYPES[record_type])
+            names.update({(record_type, str(row.id)): row.name for row in get_session().execute(statement)})
+    return names
+
+
+@blueprint.get("/")
+@require_permission(WRITE)
+def mine() -> str:
+    """The signed-in user's open tasks: overdue, today, the next two weeks, and how many later."""
+    follow_ups = my_follow_ups(get_session(), current_user.id)
+    tasks = follow_ups.overdue + follow_ups.today + follow_ups.upcoming
+    return render_template("customers/followups/mine.html", follow_ups=follow_ups, subject_url=subject_url,
+                           names=subject_names(tasks), now=aware(utcnow()), aware=aware)
