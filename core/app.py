@@ -35,6 +35,7 @@ from core import (
     i18n,
     jobs,
     migrate,
+    saved_views,
     settings_views,
     tenancy,
     tokens_views,
@@ -133,6 +134,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(tokens_views.blueprint)
+    app.register_blueprint(saved_views.blueprint)
     _register_error_pages(app)
     api.init_app(app)  # after auth, CSRF and tenancy: it orders its request hooks around theirs
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, request, session as http_session, stream_with_context, url_for
 from flask_babel import gettext, ngettext
@@ -67,7 +68,10 @@ SESSION_COLUMNS = "listing_columns"
 # Query-string names the list itself reads: a filter may not take them.
 RESERVED_PARAMS = frozenset({"q", "sort", "page", "cols", "after", "before", "format", "ids", "action",
                              "confirm", "next", "csrf_token"})
-_MAX_VALUE = 200  # characters of a search or filter value read from the request
+MAX_VALUE_LENGTH = 200  # characters of a search or filter value read from the request
+# Every declared Listing by id (filled when a Listing is made), so that a saved view
+# (core.saved_views) can tell a real list from a made-up id.
+LISTINGS: dict[str, Listing] = {}
 _MAX_CURSOR = 2000
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -283,7 +287,7 @@ def _midnight(day: date) -> datetime:
 
 
 def _arg(args: Any, name: str) -> str:
-    return (args.get(name) or "").strip()[:_MAX_VALUE]
+    return (args.get(name) or "").strip()[:MAX_VALUE_LENGTH]
 
 
 @dataclass
@@ -492,6 +496,16 @@ class ListPage:
             return url_for(str(request.endpoint), **(request.view_args or {}), **values)
         return url_for(endpoint, **values)
 
+    @property
+    def saved_query(self) -> str:
+        """The query string a saved view of this page keeps: search, sort, filters and
+        columns, never the position. The default columns are named (``cols=default``) so that
+        applying the view also undoes a column choice the reader's session remembers."""
+        query = urlsplit(self.url(page=None)).query
+        if self.pickable_columns and not self.cols:
+            query = f"{query}&cols=default" if query else "cols=default"
+        return query
+
     def clear_filters_url(self) -> str:
         """This list without its filters (the search stays)."""
         return self.url(page=None, **{param: None for param in self.filter_params()})
@@ -558,6 +572,7 @@ class Listing:
         mapper = inspect(entity, raiseerr=False) if entity is not None else None
         self._tiebreak = list(mapper.primary_key) if mapper is not None and hasattr(mapper, "primary_key") else []
         self._check_declaration()
+        LISTINGS[self.id] = self
 
     def _check_declaration(self) -> None:
         if self.pagination not in ("offset", "keyset"):
@@ -647,7 +662,7 @@ class Listing:
         user = current_user.get_id() if getattr(current_user, "is_authenticated", False) else "anonymous"
         return f"{user}:{self.id}"
 
-    def _visible_columns(self, args: Any, remember: bool) -> tuple[list[Column], str]:
+    def visible_columns(self, args: Any, remember: bool) -> tuple[list[Column], str]:
         """The columns to show and the ``cols`` parameter links carry ("" for the default).
 
         ``?cols=a,b`` (or repeated ``cols``) picks the optional columns shown; unknown names
@@ -700,7 +715,7 @@ class Listing:
         q = _arg(args, "q")
         sort = self._sort_from(args.get("sort"))
         states = self._filter_states(args)
-        visible, cols = self._visible_columns(args, remember=True)
+        visible, cols = self.visible_columns(args, remember=True)
         filtered = self._where(self._base(statement), q, states)
         if self.pagination == "keyset":
             return self._keyset_page(filtered, args, q, sort, states, visible, cols)
@@ -837,7 +852,7 @@ class Listing:
         q = _arg(args, "q")
         sort = self._sort_from(args.get("sort"))
         states = self._filter_states(args)
-        columns, _cols = self._visible_columns(args, remember=False)
+        columns, _cols = self.visible_columns(args, remember=False)
         query = self._ordered(self._selected(self._where(self._base(statement), q, states), columns), sort)
         return query, columns
 

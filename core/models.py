@@ -347,3 +347,24 @@ class SettingValue(Audited, Base):
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+
+
+class SavedView(Audited, CompanyMixin, Base):
+    """A named state of a list page (its search, sort, filters and columns), kept for its
+    owner or shared with the company. ``list_id`` is the ``core.listing.Listing`` id and
+    ``query`` the sanitised query string. Audited: the trail shows who saved or removed it."""
+
+    __tablename__ = "core_saved_view"
+    __record_type__ = "core.saved_view"
+    __table_args__ = (
+        UniqueConstraint("company_id", "list_id", "owner_id", "name", name="uq_core_saved_view_name"),
+        Index("ix_core_saved_view_list", "company_id", "list_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
