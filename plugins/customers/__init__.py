@@ -68,10 +68,11 @@ def menu_items(user):
 @hookimpl
 def register_blueprints(app):
     from plugins.customers.accounts_views import blueprint as accounts
+    from plugins.customers.api import blp as api
     from plugins.customers.contacts_views import blueprint as contacts
     from plugins.customers.followups_views import blueprint as followups
 
-    return [accounts, contacts, followups]
+    return [accounts, contacts, followups, api]
 
 
 @hookimpl

@@ -44,10 +44,24 @@ def _text(label: Any, max_length: int, **metadata: Any) -> fields.String:
                          metadata={"label": label, **metadata})
 
 
+class _OptionalEmail(fields.Email):
+    """An email address, or nothing: "" (or only spaces) clears it, as an API client sends it.
+    Spaces around an address are dropped before it is checked."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return ""
+        return super()._deserialize(value, attr, data, **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        if value != "":  # nothing to check in "no address"
+            super()._validate(value)
+
+
 def _email_field() -> fields.Email:
-    # An empty email counts as not sent (core.forms), so "" is allowed by load_default.
-    return fields.Email(load_default="", validate=validate.Length(max=254),
-                        metadata={"label": _l("Email")})
+    return _OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
 
 
 def _tags_field() -> fields.String:
