@@ -22,12 +22,12 @@ UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
 @pytest.fixture
 def app_config(fixture_plugins_path, monkeypatch):
     monkeypatch.syspath_prepend(str(NOTES_EXAMPLE))
-    return {"CRM_PLUGIN_MODULES": ["atrium_notes", "fx_widget_kinds"]}
+    return {"CRM_PLUGIN_MODULES": ["atrium_notes", "fx_widget_kinds"]}  # with the built-in plugins
 
 
 @pytest.fixture
 def crm_plugins():
-    return ["notes", "fx_widget_kinds"]
+    return ["notes", "fx_widget_kinds", "customers"]
 
 
 class PageAudit(HTMLParser):
@@ -121,11 +121,16 @@ def test_the_audit_finds_what_it_looks_for():
 
 
 def test_every_page_an_administrator_opens_keeps_the_basic_rules(app, client, company, login_as):
-    company.enable("notes", "fx_widget_kinds")
+    company.enable("notes", "fx_widget_kinds", "customers")
     login_as(company.admin)
     client.post("/notes/", data={"title": "A note", "body": "Its text"})
-    paths = pages_without_arguments(app) + ["/notes/1", "/notes/1/edit", "/admin/users/%d" % company.admin.id,
-                                            "/search?q=note", "/dashboard/widgets/fx_widget_kinds.chart"]
+    client.post("/customers/accounts/new", data={"name": "Acme Traders", "email": "info@acme.test"})
+    client.post("/customers/contacts/new", data={"name": "Ann Lee", "account_id": "1"})
+    paths = pages_without_arguments(app) + [
+        "/notes/1", "/notes/1/edit", "/admin/users/%d" % company.admin.id, "/search?q=note",
+        "/dashboard/widgets/fx_widget_kinds.chart", "/customers/accounts/1", "/customers/accounts/1/edit",
+        "/customers/contacts/1", "/customers/contacts/1/edit",
+    ]
     checked = 0
     failures = {}
     for path in paths:
