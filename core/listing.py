@@ -86,6 +86,23 @@ def contains_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def distinct_values(column: Any, *where: Any) -> list[Any]:
+    """The distinct non-null values of a table ``column`` among the rows matching ``where``,
+    in order, for a filter's choices.
+
+    A "loose index scan": one index probe per distinct value (a recursive query asking for the
+    next value above the last one) instead of a DISTINCT over every row, so it stays fast on
+    large tables when an index starts with the ``where`` equality columns and then ``column``
+    (e.g. ``(company_id, industry)``). Give Core columns (``Model.__table__.c.name``) and say
+    the company and soft-delete conditions yourself: the automatic ORM scoping does not apply.
+    """
+    first = select(func.min(column)).where(*where).scalar_subquery()
+    present = select(first.label("value")).cte("present", recursive=True)
+    following = select(func.min(column)).where(*where, column > present.c.value).scalar_subquery()
+    present = present.union_all(select(following).where(present.c.value.is_not(None)))
+    return list(get_session().scalars(select(present.c.value).where(present.c.value.is_not(None))))
+
+
 def _default_text(value: Any) -> str:
     if value is None:
         return ""

@@ -379,3 +379,23 @@ def test_a_filtered_page_runs_the_same_number_of_queries_whatever_the_row_count(
     assert len(few) == len(many)
     # the count, the page, and the choices of the score filter (a query of its own)
     assert len([s for s in many if "fx_listing_item" in s]) == 3
+
+
+def test_distinct_values_reads_each_value_once_in_order_among_the_matching_rows(app, signed_in):
+    from sqlalchemy import Column as SqlColumn, Integer, MetaData, String, Table, insert
+
+    from core.db import get_session
+    from core.listing import distinct_values
+
+    table = Table("tmp_distinct", MetaData(), SqlColumn("id", Integer, primary_key=True),
+                  SqlColumn("owner", Integer), SqlColumn("colour", String(20)))
+    with app.app_context():
+        session = get_session()
+        table.create(session.connection())
+        session.execute(insert(table), [
+            {"owner": 1, "colour": "red"}, {"owner": 1, "colour": "blue"}, {"owner": 1, "colour": "red"},
+            {"owner": 1, "colour": None}, {"owner": 2, "colour": "green"},
+        ])
+        assert distinct_values(table.c.colour, table.c.owner == 1) == ["blue", "red"]
+        assert distinct_values(table.c.colour, table.c.owner == 3) == []
+        session.rollback()
