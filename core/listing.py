@@ -719,6 +719,13 @@ class Listing:
 
     # -- a page -------------------------------------------------------------------------------
 
+    def matching(self, args: Any, statement: Select[Any] | None = None) -> Select[Any]:
+        """The records the search and filters of ``args`` select (a query string's values, such
+        as a saved view's), as a statement of the list's model: to count them or act on them
+        away from a list page. Invalid filter values are ignored, as on the page."""
+        filtered = self._where(self._base(statement), _arg(args, "q"), self._filter_states(args))
+        return filtered.with_only_columns(self.entity, maintain_column_froms=True)
+
     def page(self, statement: Select[Any] | None = None, args: Any = None) -> ListPage:
         """The page the request asks for (``q``, ``sort``, ``page`` or ``after``/``before``,
         the filters and ``cols`` of the query string).
