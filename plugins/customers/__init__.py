@@ -62,6 +62,8 @@ def menu_items(user):
                  permission=READ_CONTACTS),
         MenuItem(label=_l("My follow-ups"), endpoint="customers_followups.mine", icon="calendar-check", order=12,
                  permission=LOG_FOLLOW_UPS),
+        MenuItem(label=_l("Segments"), endpoint="customers_segments.index", icon="funnel", order=13,
+                 permission=READ_ACCOUNTS),
     ]
 
 
@@ -71,8 +73,9 @@ def register_blueprints(app):
     from plugins.customers.api import blp as api
     from plugins.customers.contacts_views import blueprint as contacts
     from plugins.customers.followups_views import blueprint as followups
+    from plugins.customers.segments_views import blueprint as segments
 
-    return [accounts, contacts, followups, api]
+    return [accounts, contacts, followups, api, segments]
 
 
 @hookimpl

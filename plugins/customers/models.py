@@ -167,3 +167,21 @@ class FollowUpTask(CompanyMixin, Audited, TimestampMixin, Base):
     subject_type: Mapped[str] = mapped_column(String(120))
     subject_id: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("customers_account.id", ondelete="SET NULL"), index=True)
+
+
+SEGMENT_TARGETS = ("accounts", "contacts")
+
+
+class Segment(CompanyMixin, Audited, TimestampMixin, Base):
+    """A saved filter over accounts or contacts, evaluated when asked (its members change as
+    the records do). ``query`` is the list's query string: search and filters."""
+
+    __tablename__ = "customers_segment"
+    __record_label__ = "Segments"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    target: Mapped[str] = mapped_column(String(16))
+    query: Mapped[str] = mapped_column(String(2000), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
