@@ -59,7 +59,8 @@ class Account(_Reachable, CompanyMixin, OwnerMixin, SoftDeleteMixin, Audited, Ti
                            for name in ("name", "industry", "region", "source", "tier"))
     __record_label__ = "Accounts"
     __permission_prefix__ = "customers.account"
-    __audit_exclude__ = frozenset({"email_normalized", "phone_normalized"})
+    # Derived: the normalised copies, and the follow-up dates the history and tasks keep.
+    __audit_exclude__ = frozenset({"email_normalized", "phone_normalized", "last_follow_up_at", "next_follow_up_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
