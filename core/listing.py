@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import math
+import operator
 import re
 import tempfile
 import uuid
@@ -52,11 +53,12 @@ from urllib.parse import urlsplit
 from flask import Response, abort, current_app, request, session as http_session, stream_with_context, url_for
 from flask_babel import gettext, ngettext
 from sqlalchemy import Boolean, Date, DateTime, Select, String, and_, cast, false, func, inspect, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 
 from core.db import get_database, get_session
 from core.forms import confirmation_required
 from core.i18n import format_date, format_datetime, translate
+from core.textsearch import contains_pattern, text_matches
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -81,11 +83,6 @@ _XLSX_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 _XLSX_MAX_TEXT = 32767
 
 
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere, taken literally."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def distinct_values(column: Any, *where: Any) -> list[Any]:
     """The distinct non-null values of a table ``column`` among the rows matching ``where``,
     in order, for a filter's choices.
@@ -98,9 +95,19 @@ def distinct_values(column: Any, *where: Any) -> list[Any]:
     """
     first = select(func.min(column)).where(*where).scalar_subquery()
     present = select(first.label("value")).cte("present", recursive=True)
-    following = select(func.min(column)).where(*where, column > present.c.value).scalar_subquery()
+    # Each step starts above the last value found, which met every lower bound of ``where`` on
+    # ``column`` already: leave those out, or SQLite may range the index from them (a scan of
+    # every row per step) instead of from the last value.
+    step_where = [condition for condition in where if not _lower_bound_on(condition, column)]
+    following = select(func.min(column)).where(*step_where, column > present.c.value).scalar_subquery()
     present = present.union_all(select(following).where(present.c.value.is_not(None)))
     return list(get_session().scalars(select(present.c.value).where(present.c.value.is_not(None))))
+
+
+def _lower_bound_on(condition: Any, column: Any) -> bool:
+    """Whether ``condition`` is ``column > x`` or ``column >= x``."""
+    return (isinstance(condition, BinaryExpression) and condition.operator in (operator.gt, operator.ge)
+            and condition.left.compare(column))
 
 
 def _default_text(value: Any) -> str:
@@ -541,8 +548,12 @@ class Listing:
     ``source`` is a model or a ``select()`` statement whose FROM and WHERE the list keeps
     (its columns are replaced by the list's; no GROUP BY). ``search`` are the expressions the
     search box looks in: each word of the search must occur (case-insensitively) in one of
-    them. ``search_also(q)`` may return another condition under which a row matches the whole
-    search text (a phone number however it was typed), or ``None``. ``filters`` are
+    them. ``search_text`` instead names one text column indexed for substring search
+    (:mod:`core.textsearch`): each word of the search must occur in it, found through the index
+    on large tables; ``search_variants(q)`` may then give other spellings of the whole search,
+    each of which, contained in that column, also makes a row match (a phone number's digits
+    however it was typed). ``search_also(q)`` may return another condition under which a row
+    matches the whole search text, or ``None``. ``filters`` are
     :class:`Filter` controls. ``default_sort`` is ``"key"`` or ``"-key"``
     of a sortable column. Rows are ordered by the primary key after the chosen sort, so pages
     never overlap. ``extra`` are expressions selected but not shown (an id for links). ``id``
@@ -566,6 +577,8 @@ class Listing:
     count_limit: int | None = None
     export_formats: Sequence[str] = ("csv",)
     search_also: Callable[[str], Any] | None = None
+    search_text: Any = None
+    search_variants: Callable[[str], Iterable[str]] | None = None
     _expressions: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -592,6 +605,10 @@ class Listing:
         LISTINGS[self.id] = self
 
     def _check_declaration(self) -> None:
+        if self.search and self.search_text is not None:
+            raise ValueError("a list searches either the `search` expressions or one `search_text` column")
+        if self.search_variants is not None and self.search_text is None:
+            raise ValueError("`search_variants` needs a `search_text` column")
         if self.pagination not in ("offset", "keyset"):
             raise ValueError(f"pagination {self.pagination!r} is neither 'offset' nor 'keyset'")
         if (self.pagination == "keyset" or self.bulk_actions) and len(self._tiebreak) != 1:
@@ -628,10 +645,16 @@ class Listing:
 
     def _searched(self, base: Select[Any], q: str) -> Select[Any]:
         words = q.split()
-        if not words or not self.search:
+        if not words or not (self.search or self.search_text is not None):
             return base
-        by_words = and_(*(or_(*(cast(expression, String).ilike(contains_pattern(word), escape="\\")
-                                for expression in self.search)) for word in words))
+        if self.search_text is not None:
+            variants = [variant for variant in (self.search_variants(q) if self.search_variants else ())
+                        if variant and variant.strip()]
+            # One lookup in the index: every word, or any variant whole.
+            by_words = text_matches(self.search_text, words, *([variant] for variant in variants))
+        else:
+            by_words = and_(*(or_(*(cast(expression, String).ilike(contains_pattern(word), escape="\\")
+                                    for expression in self.search)) for word in words))
         also = self.search_also(q) if self.search_also is not None else None
         return base.where(by_words if also is None else or_(by_words, also))
 

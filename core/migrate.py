@@ -160,6 +160,38 @@ def downgrade(app: Flask, target: str, sql: bool = False) -> None:
     command.downgrade(alembic_config(app), target, sql=sql)
 
 
+def compared(name: str | None, type_: str, parent_names: object = None) -> bool:
+    """Alembic's ``include_name``: whether the comparison of the database with the models looks
+    at the table or index ``name``. Text-search indexes (:mod:`core.textsearch`: an FTS5 table
+    and its shadow tables on SQLite, a trigram index on PostgreSQL) are made by migrations that
+    no model declares, so they are left out rather than reported as extra."""
+    from core.textsearch import is_text_index_object
+
+    return not (type_ in ("table", "index") and is_text_index_object(name))
+
+
+def schema_differences(app: Flask) -> list[object]:
+    """What the database lacks or has extra compared with the models of the loaded branches
+    (Alembic's autogenerate diff, without the text-search indexes): empty when the migrations
+    build exactly the models. Tables of models from plugins this app does not load are left
+    out."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import MetaData
+
+    from core.db import Base
+
+    loaded = set(branches(app))
+    owners = table_owners(app.extensions["crm.plugins"])
+    expected = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        if owners.get(table.name) in loaded:
+            table.to_metadata(expected)
+    with get_database(app).engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": compared})
+        return list(compare_metadata(context, expected))
+
+
 def table_owners(manager: PluginManager) -> dict[str, str]:
     """Which branch owns each table the models declare: the core for models in ``core``,
     else the loaded plugin whose package defines the model. Tables of models from packages

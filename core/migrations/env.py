@@ -3,6 +3,8 @@
 from alembic import context
 
 from core.db import Base, get_database
+from core.migrate import compared
+from core.textsearch import repair_text_indexes
 
 config = context.config
 app = config.attributes["crm_app"]
@@ -32,6 +34,7 @@ def configure(**kwargs) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         target_metadata=Base.metadata,
         include_object=include_object,
+        include_name=compared,  # text-search indexes are made by migrations, not by models
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=True,
@@ -48,4 +51,6 @@ else:
         configure(connection=connection)
         with context.begin_transaction():
             context.run_migrations()
+            # A SQLite batch operation that copied a table dropped its text index's triggers.
+            repair_text_indexes(connection)
         connection.commit()

@@ -11,8 +11,7 @@ import pytest
 
 from core.db import get_database, get_session
 from core.scoping import company_scope
-from core.testing import make_company
-from tests.core.test_listing import counting_queries
+from core.testing import counting_queries, make_company
 
 PLUGIN = "fx_listing"
 HTMX = {"HX-Request": "true", "HX-Target": "items"}
@@ -171,8 +170,9 @@ def test_no_match_for_the_filters_has_its_own_empty_state(app, client, signed_in
 
 
 def test_a_filter_declaration_is_checked(app):
-    from core.listing import Column, Filter, Listing
     from fx_listing.models import Item
+
+    from core.listing import Column, Filter, Listing
 
     with pytest.raises(ValueError, match="reserved"):
         Listing(Item, columns=[Column("name", "Name")], filters=[Filter("page", "Page", Item.name)])
@@ -382,7 +382,8 @@ def test_a_filtered_page_runs_the_same_number_of_queries_whatever_the_row_count(
 
 
 def test_distinct_values_reads_each_value_once_in_order_among_the_matching_rows(app, signed_in):
-    from sqlalchemy import Column as SqlColumn, Integer, MetaData, String, Table, insert
+    from sqlalchemy import Column as SqlColumn
+    from sqlalchemy import Integer, MetaData, String, Table, insert
 
     from core.db import get_session
     from core.listing import distinct_values

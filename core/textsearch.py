@@ -1,0 +1,272 @@
+"""Substring search served by an index: "every row whose text contains this fragment", fast on
+large tables, on SQLite and PostgreSQL.
+
+A plugin keeps one text column per searchable table (say ``search_text``), lower-cased, holding
+everything a row should be found by, and indexes it in a migration::
+
+    from core.textsearch import create_text_index, drop_text_index
+
+    def upgrade() -> None:
+        create_text_index("notes_note", "search_text")
+
+    def downgrade() -> None:
+        drop_text_index("notes_note", "search_text")
+
+and asks for matching rows with :func:`text_contains` (one fragment) or :func:`text_matches`
+(every word of a search, or one of several alternatives), or gives the column to a
+:class:`core.listing.Listing` as ``search_text``.
+
+How it is indexed:
+
+* **SQLite**: an FTS5 table with the ``trigram`` tokenizer, with the base table as its external
+  content (so the text is stored once), kept in step by triggers after every insert, update of
+  the column and delete on the base table: rows written with Core ``insert()`` by imports are
+  indexed with no extra code. A fragment of 3 characters or more is looked up in it; a shorter
+  one (a two-character Chinese name is common) cannot be, and falls back to ``LIKE`` over the
+  column, a scan.
+* **PostgreSQL**: a GIN index with ``gin_trgm_ops`` (the ``pg_trgm`` extension, created if
+  missing: the migration's database user may need the right to create it), which serves
+  ``ILIKE '%fragment%'`` directly.
+* Other databases: no index, ``LIKE`` over the column.
+
+The index's objects are named after the table and column with the suffix ``_textsearch``
+(the FTS5 table, its shadow tables, its triggers, the PostgreSQL index), and
+:func:`is_text_index_object` tells the migration check to leave them out of the comparison
+with the models, which do not declare them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Integer, and_, bindparam, false, literal_column, or_, select, table, text, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+SUFFIX = "_textsearch"
+MIN_INDEXED_LENGTH = 3  # the trigram tokenizer finds nothing for fewer characters
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The FTS5 table, its shadow tables (data, idx, docsize, config, content) and the PostgreSQL index.
+_INDEX_OBJECT = re.compile(rf"^(ix_)?[A-Za-z0-9_]+{SUFFIX}(_(data|idx|docsize|config|content))?$")
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere, taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def index_name(table_name: str, column_name: str) -> str:
+    """The name of the index of ``table_name.column_name`` (the FTS5 table on SQLite)."""
+    for name in (table_name, column_name):
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{name!r} is not a plain SQL identifier")
+    return f"{table_name}_{column_name}{SUFFIX}"
+
+
+def is_text_index_object(name: str | None) -> bool:
+    """Whether ``name`` is a table or an index that :func:`create_text_index` made (the schema
+    comparison with the models leaves them out)."""
+    return bool(name) and _INDEX_OBJECT.match(str(name)) is not None
+
+
+# -- migrations ---------------------------------------------------------------------------------------
+
+
+_TRIGGER_EVENTS = ("insert", "delete", "update")
+
+
+def sqlite_statements(table_name: str, column_name: str) -> list[str]:
+    """The statements that create the SQLite index of ``table_name.column_name`` and fill it."""
+    fts = index_name(table_name, column_name)
+    # columnsize=0: no per-row token counts, which only ranking would read.
+    return [f"CREATE VIRTUAL TABLE {fts} USING fts5({column_name}, content='{table_name}', tokenize='trigram', "
+            "columnsize=0)", *_sqlite_triggers(table_name, column_name), f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"]
+
+
+def _sqlite_triggers(table_name: str, column_name: str) -> list[str]:
+    fts = index_name(table_name, column_name)
+    column = column_name
+    add = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, new.{column});"
+    remove = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.rowid, old.{column});"
+    return [
+        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table_name} BEGIN {add} END",
+        f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table_name} BEGIN {remove} END",
+        # Only when the statement sets the column: an update of other columns costs nothing.
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table_name} BEGIN {remove} {add} END",
+    ]
+
+
+def _sqlite_drop_triggers(table_name: str, column_name: str) -> list[str]:
+    fts = index_name(table_name, column_name)
+    return [f"DROP TRIGGER IF EXISTS {fts}_{event}" for event in _TRIGGER_EVENTS]
+
+
+def sqlite_drop_statements(table_name: str, column_name: str) -> list[str]:
+    return [*_sqlite_drop_triggers(table_name, column_name),
+            f"DROP TABLE IF EXISTS {index_name(table_name, column_name)}"]
+
+
+def postgresql_statements(table_name: str, column_name: str) -> list[str]:
+    name = "ix_" + index_name(table_name, column_name)
+    return ["CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            f"CREATE INDEX {name} ON {table_name} USING gin ({column_name} gin_trgm_ops)"]
+
+
+def postgresql_drop_statements(table_name: str, column_name: str) -> list[str]:
+    # The extension stays: other indexes may use it.
+    return [f"DROP INDEX IF EXISTS ix_{index_name(table_name, column_name)}"]
+
+
+def _run(statements: Sequence[str]) -> None:
+    from alembic import op
+
+    for statement in statements:
+        op.execute(statement)
+
+
+def _dialect() -> str:
+    from alembic import op
+
+    return str(op.get_context().dialect.name)
+
+
+def create_text_index(table_name: str, column_name: str) -> None:
+    """Index ``table_name.column_name`` for substring search, filled from the existing rows.
+    Call it in a plugin's Alembic migration (``upgrade``), after the column exists."""
+    dialect = _dialect()
+    if dialect == "sqlite":
+        _run(sqlite_statements(table_name, column_name))
+    elif dialect == "postgresql":
+        _run(postgresql_statements(table_name, column_name))
+
+
+def drop_text_index(table_name: str, column_name: str) -> None:
+    """Remove what :func:`create_text_index` made (in ``downgrade``, before the column or the
+    table goes)."""
+    dialect = _dialect()
+    if dialect == "sqlite":
+        _run(sqlite_drop_statements(table_name, column_name))
+    elif dialect == "postgresql":
+        _run(postgresql_drop_statements(table_name, column_name))
+
+
+_FTS_DEFINITION = re.compile(r"USING\s+fts5\(\s*(\w+)\s*,\s*content\s*=\s*'(\w+)'", re.IGNORECASE)
+
+
+def repair_text_indexes(connection: Connection) -> list[str]:
+    """Give back their triggers to the SQLite text indexes whose table lost them, and refill
+    those indexes from the rows; returns their names. Called after every migration run.
+
+    SQLite cannot alter most of a table, so Alembic's batch mode (``batch_alter_table``
+    changing a column or a constraint) copies the table to a new one and drops the old one,
+    and the triggers go with it: the index would silently stop following the rows. The ids
+    are copied as they were, so refilling the index is all that is needed."""
+    if connection.dialect.name != "sqlite":
+        return []
+    objects = connection.execute(text("SELECT type, name, sql FROM sqlite_master")).all()
+    tables = {name for kind, name, _sql in objects if kind == "table"}
+    triggers = {name for kind, name, _sql in objects if kind == "trigger"}
+    repaired = []
+    for kind, name, sql in objects:
+        found = _FTS_DEFINITION.search(sql or "") if kind == "table" and name.endswith(SUFFIX) else None
+        if found is None:
+            continue
+        column_name, table_name = found.groups()
+        if index_name(table_name, column_name) != name or table_name not in tables:
+            continue
+        if all(f"{name}_{event}" in triggers for event in _TRIGGER_EVENTS):
+            continue
+        for statement in [*_sqlite_drop_triggers(table_name, column_name), *_sqlite_triggers(table_name, column_name),
+                          f"INSERT INTO {name}({name}) VALUES ('rebuild')"]:
+            connection.exec_driver_sql(statement)
+        repaired.append(name)
+    return repaired
+
+
+# -- queries -----------------------------------------------------------------------------------------
+
+
+def _dialect_of_app() -> str:
+    from core.db import get_database
+
+    return str(get_database().engine.dialect.name)
+
+
+def _phrase(word: str) -> str:
+    """``word`` as an FTS5 string: every character literal (quotes doubled), so ``*``, ``-``,
+    ``^``, ``NEAR``, ``OR`` or a stray ``"`` in a search are text, never query syntax."""
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _column(column: Any) -> Any:
+    """The table column behind ``column`` (a model attribute or a Core column)."""
+    return getattr(column, "expression", column)
+
+
+def _row_key(column: Any) -> Any:
+    """What the FTS5 rowid equals in ``column``'s table: its integer primary key (SQLite's
+    rowid alias), else the rowid itself."""
+    source = _column(column).table
+    keys = list(source.primary_key.columns) if hasattr(source, "primary_key") else []
+    if len(keys) == 1 and isinstance(keys[0].type, Integer):
+        return keys[0]
+    return literal_column(f"{source.name}.rowid")
+
+
+def _table_name(column: Any) -> str:
+    source = _column(column).table
+    original = getattr(source, "element", source)  # an alias reads its table's index
+    return str(getattr(original, "name", source.name))
+
+
+def _like(column: Any, word: str, dialect: str) -> ColumnElement[bool]:
+    pattern = contains_pattern(word)
+    # SQLite's LIKE already ignores the case of ASCII letters; ILIKE is what pg_trgm serves.
+    return column.like(pattern, escape="\\") if dialect == "sqlite" else column.ilike(pattern, escape="\\")
+
+
+def _normalised(words: Iterable[str]) -> list[str]:
+    return [word for word in (str(word).strip().lower() for word in words) if word]
+
+
+def text_matches(column: Any, *alternatives: Iterable[str], dialect: str | None = None) -> ColumnElement[bool]:
+    """The rows whose indexed ``column`` contains every word of at least one of the
+    ``alternatives`` (each a list of words), matched lower-cased.
+
+    On SQLite the words of 3 characters or more of every alternative are looked up in the
+    index with one ``MATCH`` (``("a" AND "b") OR "c"``); shorter words become ``LIKE``
+    conditions on the column, which then only sift the rows the index found (or scan, when an
+    alternative has no longer word). An alternative without words matches every row; no
+    alternative matches none. ``dialect`` defaults to the application database's.
+    """
+    dialect = dialect or _dialect_of_app()
+    groups = [list(words) for words in dict.fromkeys(tuple(_normalised(words)) for words in alternatives)]
+    if not groups:
+        return false()
+    if any(not words for words in groups):
+        return true()
+    if dialect != "sqlite":
+        return or_(*(and_(*(_like(column, word, dialect) for word in words)) for words in groups))
+    indexed = [[w for w in words if len(w) >= MIN_INDEXED_LENGTH] for words in groups]
+    short = [[w for w in words if len(w) < MIN_INDEXED_LENGTH] for words in groups]
+    if all(indexed) and not any(short):  # the usual case: one lookup in the index answers all
+        return _in_index(column, indexed)
+    return or_(*(and_(*([_in_index(column, [long])] if long else []), *(_like(column, w, dialect) for w in few))
+                 for long, few in zip(indexed, short, strict=True)))
+
+
+def _in_index(column: Any, groups: list[list[str]]) -> ColumnElement[bool]:
+    """``rowid IN (SELECT rowid FROM <fts> WHERE <fts> MATCH :query)`` for SQLite."""
+    fts = index_name(_table_name(column), _column(column).name)
+    query = " OR ".join("(" + " AND ".join(_phrase(word) for word in words) + ")" for words in groups)
+    found = select(literal_column("rowid")).select_from(table(fts)).where(
+        literal_column(fts).op("MATCH")(bindparam(None, query, unique=True)))
+    return _row_key(column).in_(found)
+
+
+def text_contains(column: Any, word: str, dialect: str | None = None) -> ColumnElement[bool]:
+    """The rows whose indexed ``column`` contains ``word`` (lower-cased), anywhere: see
+    :func:`text_matches`."""
+    return text_matches(column, [word], dialect=dialect)
