@@ -26,6 +26,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core.models import Company, Membership, User
@@ -115,6 +116,25 @@ class DatabasePool:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+@contextmanager
+def counting_queries(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements ``app``'s database runs inside the block, in order: for tests that
+    prove a page runs a bounded number of queries whatever the data size."""
+    from core.db import get_database
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = get_database(app).engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def reset_database(app: Flask) -> None:

@@ -8,19 +8,23 @@ Uses the fx_gadgets fixture plugin (an audited model labelled "Gadgets")."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from core.audit import set_actor
-from core.db import get_database, get_session
+from core.db import get_session
 from core.models import AuditEntry, Membership, User
 from core.scoping import company_scope
-from core.testing import make_company
-from tests.gadgets import GADGETS, add_gadgets, create_gadget_table
-from tests.gadgets import app_config, crm_plugins  # noqa: F401  (fixtures: fx_gadgets loaded)
+from core.testing import counting_queries, make_company
+from tests.gadgets import (  # noqa: F401  (fixtures: fx_gadgets loaded)
+    GADGETS,
+    add_gadgets,
+    app_config,
+    create_gadget_table,
+    crm_plugins,
+)
 
 GADGET_TYPE = "fx_gadgets_gadget"
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -67,20 +71,6 @@ def record_ids(html: str) -> list[str]:
     """The record id column of each listed entry, in order."""
     return re.findall(r"<td><code>([^<]*)</code></td>", html)
 
-
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # -- access and scope -------------------------------------------------------------------------

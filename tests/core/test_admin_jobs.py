@@ -8,20 +8,19 @@ is above zero; fx_events_a brings an outbox handler that fails likewise."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import g
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core import events
-from core.db import get_database, get_session, utcnow
+from core.db import get_session, utcnow
 from core.events import emit, sweep
 from core.jobs import JobNotRetryable, retry_job, start_job, task
 from core.models import EventDelivery, Job, Membership, User
 from core.scoping import company_scope
-from core.testing import make_company
+from core.testing import counting_queries, make_company
 
 PLUGINS = ["fx_events_a"]
 FLAKY: dict = {"failures": 0, "runs": []}
@@ -117,20 +116,6 @@ def badge(html: str, label: str) -> int:
     assert match, f"no badge for {label}"
     return int(match.group(1))
 
-
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # -- access and scope -------------------------------------------------------------------------

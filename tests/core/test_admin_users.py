@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core.accounts import INVITE, issue_token
 from core.auth import INVITED_PASSWORD_HASH
-from core.db import get_database, get_session
+from core.db import get_session
 from core.models import ApiToken, Membership, Role, Team, TeamMember, User, UserToken
-from core.testing import make_company
+from core.testing import counting_queries, make_company
 
 
 def add_person(app, company_id: int, email: str, *, admin: bool = False, role_id: int | None = None,
@@ -53,20 +52,6 @@ def is_active(app, user_id: int) -> bool:
     with app.app_context():
         return get_session().get(User, user_id).active
 
-
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def people_links(html: str) -> list[str]:

@@ -11,8 +11,7 @@ import pytest
 from core.db import get_session
 from core.models import Membership, Team, User
 from core.scoping import company_scope
-from core.testing import TEST_PASSWORD
-from tests.core.test_listing import counting_queries
+from core.testing import TEST_PASSWORD, counting_queries
 
 PLUGINS = ["fx_widgets_a", "fx_widgets_b", "fx_widgets_broken"]
 HTMX = {"HX-Request": "true"}

@@ -6,15 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
-from core.db import get_database
-from core.testing import make_company
-from tests.gadgets import GADGETS, add_gadgets, create_gadget_table
-from tests.gadgets import app_config, crm_plugins  # noqa: F401  (fixtures: fx_gadgets loaded)
+from core.testing import counting_queries, make_company
+from tests.gadgets import (  # noqa: F401  (fixtures: fx_gadgets loaded)
+    GADGETS,
+    add_gadgets,
+    app_config,
+    create_gadget_table,
+    crm_plugins,
+)
 
 HTMX = {"HX-Request": "true", "HX-Target": "gadgets"}
 
@@ -90,9 +92,10 @@ def test_search_and_sort_are_kept_across_pages(app, client, signed_in):
 
 
 def test_only_the_company_s_live_rows_are_listed(app, client, signed_in):
+    from fx_gadgets.models import Gadget
+
     from core.db import get_session
     from core.scoping import company_scope
-    from fx_gadgets.models import Gadget
 
     beta = make_company(app, "Beta", "beta")
     add_gadgets(app, beta, "Beta gadget")
@@ -160,20 +163,6 @@ def test_the_list_needs_the_read_permission(app, client, company, db_session):
     assert client.get("/gadgets/list.csv").status_code == 403
 
 
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
 
 def test_a_list_page_runs_the_same_number_of_queries_whatever_the_row_count(app, client, signed_in):
     add_gadgets(app, signed_in, "a", "b", "c")
@@ -191,8 +180,9 @@ def test_a_list_page_runs_the_same_number_of_queries_whatever_the_row_count(app,
 
 
 def test_a_listing_declaration_is_checked(app):
-    from core.listing import Column, Listing
     from fx_gadgets.models import Gadget
+
+    from core.listing import Column, Listing
 
     with pytest.raises(ValueError, match="default_sort"):
         Listing(Gadget, columns=[Column("name", "Name")], default_sort="name")

@@ -17,9 +17,14 @@ from sqlalchemy import event, select
 
 from core.db import get_database, get_session
 from core.scoping import company_scope
-from core.testing import make_company
-from tests.core.test_listing import counting_queries
-from tests.core.test_listing_features import add_items, app_config, crm_plugins, names, signed_in  # noqa: F401
+from core.testing import counting_queries, make_company
+from tests.core.test_listing_features import (  # noqa: F401
+    add_items,
+    app_config,
+    crm_plugins,
+    names,
+    signed_in,
+)
 
 SORTS = ["name", "-name", "kind", "-kind", "due", "-due", "score", "-score", "added", "-added"]
 

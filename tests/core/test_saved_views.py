@@ -14,8 +14,7 @@ from core.db import get_session
 from core.listing import LISTINGS
 from core.models import AuditEntry, Membership, Role, RolePermission, SavedView, User
 from core.scoping import company_scope
-from core.testing import TEST_PASSWORD, make_company
-from tests.core.test_listing import counting_queries
+from core.testing import TEST_PASSWORD, counting_queries, make_company
 
 NOTES_EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "atrium-notes"
 
