@@ -10,11 +10,16 @@ from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
 from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
 from core.hooks import DashboardWidget, EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
-from core.hooks import RecordAction, RecordPanel  # noqa: E402
+from core.hooks import RecordAction, RecordPanel, TimelineEntry  # noqa: E402
+from core.hooks import ImportContext, ImportField, ImportKey, ImportTarget  # noqa: E402
 
 __all__ = [
     "DashboardWidget",
     "EventRecord",
+    "ImportContext",
+    "ImportField",
+    "ImportKey",
+    "ImportTarget",
     "MenuItem",
     "OutboxHandler",
     "PeriodicTask",
@@ -25,6 +30,7 @@ __all__ = [
     "SearchResult",
     "Setting",
     "StartupError",
+    "TimelineEntry",
     "__version__",
     "create_app",
     "hookimpl",

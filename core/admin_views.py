@@ -44,6 +44,8 @@ SECTIONS: tuple[AdminSection, ...] = (
                  _l("Options of the core and of each app.")),
     AdminSection("core_admin_audit.index", _l("Audit log"), "journal-text",
                  _l("Who changed what, and when.")),
+    AdminSection("core_imports.index", _l("Imports"), "upload",
+                 _l("Files imported into the apps: who imported what, with the rows that failed.")),
     AdminSection("core_admin_jobs.index", _l("Jobs"), "cpu",
                  _l("Background work: queued, running and failed jobs, and undelivered events.")),
 )

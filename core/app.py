@@ -33,8 +33,10 @@ from core import (
     declarations,
     events,
     i18n,
+    imports_views,
     jobs,
     migrate,
+    notifications,
     saved_views,
     settings_views,
     tenancy,
@@ -135,6 +137,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(tokens_views.blueprint)
     app.register_blueprint(saved_views.blueprint)
+    app.register_blueprint(imports_views.blueprint)
+    app.register_blueprint(notifications.blueprint)
     _register_error_pages(app)
     api.init_app(app)  # after auth, CSRF and tenancy: it orders its request hooks around theirs
 

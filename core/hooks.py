@@ -11,7 +11,7 @@ Plugins import from here (or from ``core`` directly)::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -234,3 +234,109 @@ class RecordPanel:
     url: str
     order: int = 100
     permission: str | None = None
+
+
+IMPORT_MODES: tuple[str, ...] = ("skip", "update", "create")
+
+
+@dataclass(frozen=True)
+class ImportField:
+    """A field of an import target that a file column can be mapped to.
+
+    ``name`` is the key of the row dict the target's functions receive; ``label`` is shown
+    in the mapping step. ``aliases`` are other column headings that mean this field
+    (``"e-mail"``, ``"邮箱"``): the mapping step suggests the field for a column whose
+    heading matches the name, the label or an alias, ignoring case, spaces and punctuation.
+    """
+
+    name: str
+    label: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ImportKey:
+    """A way to recognise a row as a record that exists already (duplicate handling).
+
+    ``name`` is passed to the target's ``find_existing``; ``fields`` must all be mapped to
+    columns for the key to be chosen; ``value(row)`` gives the comparable value of a valid
+    row (normalised: ``"ann@example.com"``, ``("acme", "north")``), or ``None`` when the
+    row has none (such a row is never a duplicate).
+    """
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    value: Callable[[Mapping[str, Any]], Hashable | None]
+
+
+@dataclass
+class ImportContext:
+    """What a target's functions know about the import run they work for.
+
+    ``fields`` are the names of the fields mapped to a column (an update changes only
+    those); ``cache`` is a dict kept for the whole run, for lookups a target wants to make
+    once (the company's members, its tags) rather than once per batch.
+    """
+
+    company_id: int
+    user_id: int | None
+    fields: frozenset[str]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """A kind of record that people can import from CSV and XLSX files (``import_targets``).
+
+    ``key`` starts with the plugin name and a dot (``notes.notes``); ``permission`` is the
+    code needed to import. The core reads the file, maps columns to ``fields``, and calls,
+    one batch of rows at a time:
+
+    * ``validate(rows, context)``: ``rows`` are dicts of the mapped fields' texts (stripped;
+      a field not mapped is absent); return, per row and in order, ``(values, errors)``:
+      the loaded values, or ``None`` with ``errors`` mapping a field name (``""`` for the
+      row as a whole) to a message;
+    * ``find_existing(key, values, context)``: the ids of existing records whose
+      ``ImportKey.value`` is among ``values``, as ``{value: id}`` (one query, not one per row);
+    * ``write(creates, updates, context)``: insert ``creates`` (a list of values dicts) and
+      apply ``updates`` (``(id, values)`` pairs, only ``context.fields`` to change), in bulk.
+
+    ``keys`` are the duplicate keys offered (``ImportKey``); ``order`` then ``label``
+    sort the targets.
+    """
+
+    key: str
+    label: str
+    permission: str
+    fields: tuple[ImportField, ...]
+    validate: Callable[[Sequence[Mapping[str, str]], ImportContext], Sequence[tuple[dict[str, Any] | None, dict[str, str]]]]
+    find_existing: Callable[[str, Collection[Hashable], ImportContext], Mapping[Hashable, int]]
+    write: Callable[[list[dict[str, Any]], list[tuple[int, dict[str, Any]]], ImportContext], None]
+    keys: tuple[ImportKey, ...] = ()
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """Something that happened to a record, contributed by a ``timeline_entries`` hook and
+    shown, interleaved by time, on the record's timeline (the customers plugin's "History"
+    panel shows it on every record page).
+
+    ``key`` starts with the plugin name and a dot and is unique for the entry
+    (``sales.opportunity.12.won``): it breaks ties between entries of the same moment.
+    ``at`` is when it happened (a naive value is taken as UTC); ``title`` one line of text
+    (``"Opportunity “Renewal” won"``); ``icon`` a Bootstrap Icons name without ``bi-``;
+    ``body`` optional plain text; ``url`` a page the entry links to; ``actor`` the name of
+    who did it.
+    """
+
+    key: str
+    at: datetime
+    title: str
+    icon: str = "dot"
+    body: str = ""
+    url: str | None = None
+    actor: str | None = None

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from core.hooks import hookspec
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import click
     from flask import Blueprint, Flask
     from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from core.hooks import (
         DashboardWidget,
         EventRecord,
+        ImportTarget,
         MenuItem,
         OutboxHandler,
         PeriodicTask,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
         RoleTemplate,
         SearchResult,
         Setting,
+        TimelineEntry,
     )
     from core.models import Company, User
 
@@ -259,5 +263,66 @@ def record_panels(record_type: str, record: object, user: User | None) -> Iterab
     Returns: an iterable of :class:`core.hooks.RecordPanel`, or ``None``. The core drops the
     panels whose ``permission`` the user lacks and those with a key not prefixed with the
     plugin name (logged), then sorts them by ``order`` then title.
+    firstresult: no.
+    """
+
+
+@hookspec
+def import_targets() -> Iterable[ImportTarget] | None:
+    """Declare the kinds of records people can import from CSV and XLSX files.
+
+    When: whenever the import pages need the targets (the upload form, the mapping step,
+    each import job), for the plugins enabled for the company in context only. The core
+    calls each implementation on its own: one that raises is logged and left out. Keep it
+    cheap (no queries): the target's functions do the work, one batch of rows at a time.
+    Arguments: none.
+    Returns: an iterable of :class:`core.hooks.ImportTarget`, or ``None``. The core drops
+    targets whose key does not start with the plugin name and a dot (logged) and, for each
+    user, those whose ``permission`` the user lacks; it sorts them by ``order`` then label.
+    firstresult: no.
+    """
+
+
+@hookspec
+def merge_records(session: Session, record_type: str, survivor_id: str, merged_ids: list[str], company_id: int) -> None:
+    """Re-point this plugin's rows that refer to records being merged into one.
+
+    When: by :func:`core.merging.merge`, inside the merge's transaction (a savepoint), after
+    the survivor took its chosen values and before the merged records go to the trash. Called
+    for **every installed plugin**, enabled for the company or not, one plugin at a time in
+    dependency order: a disabled plugin keeps its data, so its references must follow too.
+    An exception rolls the whole merge back (nothing is half-merged) and reaches the caller.
+    Arguments: ``session``, the session of the merge (write with it, never commit);
+    ``record_type``, the merged records' type (:func:`core.audit.record_type`, e.g.
+    ``notes_note``; do nothing for types you do not refer to); ``survivor_id``, the id of the
+    record that stays, as text (:func:`core.audit.record_id`); ``merged_ids``, the ids of the
+    records merged into it, as text; ``company_id``, their company. Update with Core
+    ``update()`` statements filtered on ``company_id`` (they are not scoped automatically),
+    rows in the trash included: foreign keys to the merged records and generic references
+    (``subject_type``/``subject_id``) alike. Where a unique constraint forbids two rows for the
+    survivor (link tables), drop the merged record's row when the survivor already has one.
+    Returns: nothing (the return value is ignored).
+    firstresult: no.
+    """
+
+
+@hookspec
+def timeline_entries(
+    record_type: str, record: object, user: User | None, before: datetime | None, limit: int
+) -> Iterable[TimelineEntry] | None:
+    """Tell what happened to a record, for its timeline (the customers plugin's "History").
+
+    When: each time a page of a record's timeline is shown (``core.timeline.contributions``),
+    for the plugins enabled for the company in context only. The core calls each
+    implementation on its own: one that raises is logged and left out.
+    Arguments: ``record_type``, the record's type (``core.audit.record_type``, e.g.
+    ``customers_account``; answer ``None`` for types you know nothing about); ``record``, the
+    record (company-scoped, already visible to ``user``); ``user``, the signed-in user (leave
+    out what they may not see); ``before``, an aware datetime: return only entries at or
+    before it (``None``: the newest; the core drops those the page showed already);
+    ``limit``, the most entries wanted.
+    Returns: an iterable of :class:`core.hooks.TimelineEntry`, newest first, at most
+    ``limit`` (one or two indexed queries; more are cut), or ``None``. Entries whose key does
+    not start with the plugin name and a dot are logged and left out.
     firstresult: no.
     """

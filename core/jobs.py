@@ -36,7 +36,7 @@ from flask import Blueprint, Flask, abort, current_app, g, has_app_context, rend
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from core import events
+from core import events, notifications
 from core.auth import signed_in
 from core.db import get_database, get_session, utcnow
 from core.hooks import PeriodicTask
@@ -200,6 +200,7 @@ def init_app(app: Flask) -> list[str]:
     register(RUN_JOB_TASK, lambda job_id, target, params: _run_job(app, job_id, target, params))
     register(events.DELIVER_TASK, lambda delivery_id: events.deliver(delivery_id, app))
     register(events.SWEEP_TASK, lambda: events.sweep(app), schedule=SWEEP_SCHEDULE)
+    register(notifications.PRUNE_TASK, lambda: notifications.run_prune(app), schedule=notifications.PRUNE_SCHEDULE)
 
     manager = app.extensions["crm.plugins"]
     for info, periodic in manager.declared("periodic_tasks", problems):
@@ -424,6 +425,20 @@ def report_progress(done: int, total: int | None = None, message: str = "") -> N
         run.pending["total"] = int(total)
     if _update_job(run.app, run.job_id, run.pending, wait=False):
         run.pending.clear()
+
+
+def commit_batch(done: int, total: int | None = None, message: str = "") -> None:
+    """Commit the work done so far, then record the progress (``report_progress``).
+
+    A job is one transaction by default. A job that works through many rows in batches
+    calls this after each batch instead: what was committed stays when a later batch
+    fails (the job's own rollback then undoes only the batch in progress), the database's
+    write lock is released between batches, and the progress is written at once. The
+    session stays scoped to the job's company. Outside a job it commits the session of
+    the context and records nothing.
+    """
+    get_session().commit()
+    report_progress(done, total, message)
 
 
 def _update_job(
