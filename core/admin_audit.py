@@ -52,6 +52,8 @@ ACTION_LABELS = {
     "delete": _l("Moved to the trash"),
     "restore": _l("Restored"),
     "purge": _l("Deleted for good"),
+    "merge": _l("Merged others into it"),
+    "merged_into": _l("Merged into another"),
 }
 ACTION_BADGES = {
     "create": "text-bg-success",
@@ -59,6 +61,8 @@ ACTION_BADGES = {
     "delete": "text-bg-warning",
     "restore": "text-bg-info",
     "purge": "text-bg-danger",
+    "merge": "text-bg-dark",
+    "merged_into": "text-bg-secondary",
 }
 
 def record_type_labels() -> dict[str, str]:
