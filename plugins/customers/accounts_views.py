@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.access import ALL, has_permission, require_permission, visibility_level, visible
@@ -23,7 +23,7 @@ from core.audit import record_type
 from core.db import get_session
 from core.forms import confirmation_required, handle_form
 from core.hooks import RecordAction
-from core.listing import BulkAction, Column, Filter, Listing, contains_pattern, distinct_values
+from core.listing import BulkAction, Column, Filter, Listing, distinct_values
 from core.models import Membership, User
 from core.records import detail_context
 from core.tenancy import current_company
@@ -36,7 +36,7 @@ from plugins.customers import (
     WRITE_CONTACTS,
 )
 from plugins.customers.models import Account, AccountTag, Contact, Tag
-from plugins.customers.normalize import normalize_email, normalize_phone
+from plugins.customers.normalize import phone_spelling
 from plugins.customers.schemas import KIND_LABELS, STATUS_LABELS, AccountSchema
 from plugins.customers.services import (
     create_account,
@@ -52,23 +52,6 @@ CONTACTS_ON_PAGE = 100  # contacts shown on an account's page
 
 
 # -- shared list pieces ----------------------------------------------------------------------------
-
-
-def reachable_by(model: type) -> Any:
-    """``Listing.search_also`` for accounts and contacts: the whole search, normalised like the
-    stored ``phone_normalized`` / ``email_normalized``, may occur in those columns, so
-    "138-0013 8000" finds "+86 138 0013 8000" and "ANN@X.COM" finds "ann@x.com"."""
-
-    def condition(q: str) -> Any:
-        alternatives = []
-        phone = normalize_phone(q)
-        if len(phone.lstrip("+")) >= 3:  # fewer digits would match nearly every number
-            alternatives.append(model.phone_normalized.like(contains_pattern(phone), escape="\\"))
-        if len(q.split()) == 1:
-            alternatives.append(model.email_normalized.like(contains_pattern(normalize_email(q)), escape="\\"))
-        return or_(*alternatives) if alternatives else None
-
-    return condition
 
 
 @dataclass(frozen=True)
@@ -165,7 +148,8 @@ def _distinct(column: Any) -> Callable[[], list[tuple[str, str]]]:
 
 ACCOUNTS = Listing(
     Account,
-    search_also=reachable_by(Account),
+    search_text=Account.search_text,  # name, emails, phones: indexed (core.textsearch)
+    search_variants=phone_spelling,
     columns=[
         Column("name", _l("Name"), sortable=True),
         Column("status", _l("Status"), sortable=True, format=labelled(STATUS_LABELS)),
@@ -181,7 +165,6 @@ ACCOUNTS = Listing(
         Column("next_follow_up", _l("Next follow-up"), Account.next_follow_up_at, sortable=True, optional=True),
         Column("added", _l("Added"), Account.created_at, sortable=True, optional=True, default=False),
     ],
-    search=[Account.name, Account.email, Account.phone],
     filters=[
         Filter("status", _l("Status"), Account.status, choices=list(STATUS_LABELS.items())),
         Filter("kind", _l("Kind"), Account.kind, choices=list(KIND_LABELS.items())),

@@ -25,13 +25,13 @@ from plugins.customers import DELETE_CONTACTS, READ_CONTACTS, WRITE_CONTACTS
 from plugins.customers.accounts_views import (
     ACCOUNT_TYPE,
     InFilter,
-    reachable_by,
     form_initial,
     member_choices,
     owner_name,
     tag_choices,
 )
 from plugins.customers.models import Account, Contact, ContactTag
+from plugins.customers.normalize import phone_spelling
 from plugins.customers.schemas import ContactSchema
 from plugins.customers.services import (
     create_contact,
@@ -67,7 +67,8 @@ def _yes_no(value: Any) -> str:
 
 CONTACTS = Listing(
     Contact,
-    search_also=reachable_by(Contact),
+    search_text=Contact.search_text,  # name, emails, phones: indexed (core.textsearch)
+    search_variants=phone_spelling,
     columns=[
         Column("name", _l("Name"), sortable=True),
         Column("title", _l("Job title"), sortable=True, optional=True),
@@ -81,7 +82,6 @@ CONTACTS = Listing(
         Column("consent_sms", _l("Text message consent"), optional=True, default=False, format=_yes_no),
         Column("added", _l("Added"), Contact.created_at, sortable=True, optional=True, default=False),
     ],
-    search=[Contact.name, Contact.email, Contact.phone],
     filters=[
         Filter("account", lazy_pgettext("customer", "Account"), Contact.account_id, choices=account_choices),
         Filter("owner", _l("Owner"), Contact.owner_id, choices=member_choices),

@@ -7,26 +7,22 @@ from datetime import timedelta
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from core import DashboardWidget, SearchResult
 from core.access import has_permission, visible
 from core.db import get_session, utcnow
 from core.i18n import format_date
+from core.textsearch import text_matches
 from core.widgets import ListEntry, link_list, number
 from plugins.customers.models import Account, Contact, FollowUpTask
-from plugins.customers.normalize import normalize_email, normalize_phone
+from plugins.customers.normalize import phone_spelling
 
 
 def _matches(model, query: str):  # type: ignore[no-untyped-def]
-    conditions = [model.name.ilike(f"%{query}%")]
-    email = normalize_email(query)
-    if "@" in email:
-        conditions.append(model.email_normalized == email)
-    phone = normalize_phone(query)
-    if len(phone.lstrip("+")) >= 4:
-        conditions.append(model.phone_normalized.contains(phone.lstrip("+")))
-    return or_(*conditions)
+    """Every word of ``query`` in the record's name, phones or emails, through the text index
+    the account and contact lists use (a phone number is also looked for as its digits)."""
+    return text_matches(model.search_text, query.split(), *([variant] for variant in phone_spelling(query)))
 
 
 def search(query: str, user, limit: int) -> list[SearchResult]:  # type: ignore[no-untyped-def]

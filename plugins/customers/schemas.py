@@ -17,6 +17,7 @@ from flask_babel import lazy_pgettext
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from plugins.customers.models import ACCOUNT_KINDS, ACCOUNT_SIZES, ACCOUNT_STATUSES
+from plugins.customers.normalize import normalize_phone, split_values
 
 KIND_LABELS = {"organisation": _l("Organisation"), "individual": _l("Individual")}
 STATUS_LABELS = {"prospect": _l("Prospect"), "active": lazy_pgettext("lifecycle status", "Active"),
@@ -58,6 +59,58 @@ class _OptionalEmail(fields.Email):
     def _validate(self, value: Any) -> None:
         if value != "":  # nothing to check in "no address"
             super()._validate(value)
+
+
+_OTHER_VALUES_MAX = 10
+
+
+class _Values(fields.Field):
+    """Several phones or emails: a list (the API) or a text with one per line, or separated by
+    commas or semicolons (a form, a spreadsheet cell). Loaded as the text the record stores
+    (one per line), shown by the API as a list. Each value is checked on its own, and the
+    message names the one that is wrong."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(load_default="", **kwargs)
+        self.kind = kind
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> list[str]:
+        return split_values(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            if not all(isinstance(item, str) for item in value):
+                raise ValidationError(_l("Give a list of texts."))
+            values = split_values("\n".join(value))
+        elif isinstance(value, str):
+            values = split_values(value)
+        else:
+            raise ValidationError(_l("Give a list of texts."))
+        if len(values) > _OTHER_VALUES_MAX:
+            raise ValidationError(_l("At most %(num)s.", num=_OTHER_VALUES_MAX))
+        for item in values:
+            self._check(item)
+        return "\n".join(values)
+
+    def _check(self, item: str) -> None:
+        if self.kind == "email":
+            try:
+                validate.Email()(item)
+                validate.Length(max=254)(item)
+            except ValidationError:
+                raise ValidationError(_l("“%(value)s” is not an email address.", value=item[:60])) from None
+        elif len(item) > 40 or len(normalize_phone(item).lstrip("+")) < 3:
+            raise ValidationError(_l("“%(value)s” is not a phone number.", value=item[:60]))
+
+
+def _other_phones_field() -> _Values:
+    return _Values("phone", metadata={"label": _l("Other phones"), "widget": "textarea", "attrs": {"rows": 2},
+                                      "help": _l("One per line.")})
+
+
+def _other_emails_field() -> _Values:
+    return _Values("email", metadata={"label": _l("Other emails"), "widget": "textarea", "attrs": {"rows": 2},
+                                      "help": _l("One per line.")})
 
 
 def _email_field() -> fields.Email:
@@ -132,7 +185,9 @@ class AccountSchema(_ChoicesAtRequestTime):
     source = _text(_l("Source"), 60, help=_l("Where the account came from: a fair, a referral, the website…"))
     website = fields.String(load_default="", validate=validate.Length(max=300), metadata={"label": _l("Website")})
     phone = _text(_l("Phone"), 40, widget="tel")
+    other_phones = _other_phones_field()
     email = _email_field()
+    other_emails = _other_emails_field()
     address = _text(_l("Address"), 400, widget="textarea", attrs={"rows": 2})
     owner_id = _owner_field()
     tags = _tags_field()
@@ -162,7 +217,9 @@ class ContactSchema(_ChoicesAtRequestTime):
     account_id = fields.Integer(load_default=None, allow_none=True,
                                 metadata={"label": lazy_pgettext("customer", "Account"), "blank": _l("No account")})
     phone = _text(_l("Phone"), 40, widget="tel")
+    other_phones = _other_phones_field()
     email = _email_field()
+    other_emails = _other_emails_field()
     im_handle = _text(_l("Messaging handle"), 120)
     birthday = fields.Date(load_default=None, allow_none=True,
                            error_messages={"invalid": _l("Enter a date such as 1990-05-31.")},

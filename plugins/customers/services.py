@@ -1,6 +1,7 @@
 """Business rules of the customers plugin: the one module other plugins may import.
 
-Create, change and move to the trash accounts and contacts, and set their tags. ``data`` is
+Create, change and move to the trash accounts and contacts, set their tags, find them by any
+phone or email, find duplicates and merge them (:func:`merge_customers`, :func:`find_duplicates`). ``data`` is
 what :class:`plugins.customers.schemas.AccountSchema` / ``ContactSchema`` loaded (validated
 values, ``tags`` as a comma-separated text). Every change emits its domain event
 (``customers.account.created`` … ``customers.contact.deleted``, payload ``id`` and ``name``)
@@ -18,13 +19,25 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.events import emit
 from core.trash import soft_delete
-from plugins.customers.models import Account, AccountTag, Contact, ContactTag, Tag
+from plugins.customers.models import (
+    Account,
+    AccountTag,
+    Contact,
+    ContactPoint,
+    ContactTag,
+    Tag,
+    contact_point_values,
+    record_search_text,
+)
+from plugins.customers.normalize import normalize_email, normalize_phone
 from plugins.customers.schemas import split_tags
+from plugins.customers.similar import name_key
 
 ACCOUNT_FIELDS = ("name", "kind", "status", "industry", "size", "region", "tier", "source", "website", "phone",
-                  "email", "address", "owner_id", "notes")
-CONTACT_FIELDS = ("name", "title", "department", "account_id", "phone", "email", "im_handle", "birthday",
-                  "address", "consent_email", "consent_phone", "consent_sms", "consent_source", "owner_id")
+                  "other_phones", "email", "other_emails", "address", "owner_id", "notes")
+CONTACT_FIELDS = ("name", "title", "department", "account_id", "phone", "other_phones", "email", "other_emails",
+                  "im_handle", "birthday", "address", "consent_email", "consent_phone", "consent_sms",
+                  "consent_source", "owner_id")
 CONSENT_FIELDS = ("consent_email", "consent_phone", "consent_sms")
 
 
@@ -37,6 +50,42 @@ def _assign(record: Any, data: Mapping[str, Any], names: Iterable[str]) -> None:
 
 def _event(kind: str, action: str, record: Account | Contact, session: Session) -> None:
     emit(f"customers.{kind}.{action}", {"id": record.id, "name": record.name}, session=session)
+
+
+# -- phones and emails ------------------------------------------------------------------------------
+
+
+def derived_columns(values: Mapping[str, Any]) -> dict[str, str]:
+    """The columns an account's or a contact's row derives from its ``values`` (a mapping of
+    its columns): for code that writes rows with Core inserts (the ORM fills them itself)."""
+    return {"phone_normalized": normalize_phone(values.get("phone")),
+            "email_normalized": normalize_email(values.get("email")),
+            "name_key": name_key(values.get("name")),
+            "search_text": record_search_text(dict(values))}
+
+
+def contact_point_rows(company_id: int, owner_key: str, owner_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``customers_contact_point`` rows of the record ``owner_id`` (``owner_key`` is
+    ``"account_id"`` or ``"contact_id"``) whose columns are ``values``: for Core inserts."""
+    return [{**row, "company_id": company_id, owner_key: owner_id} for row in contact_point_values(dict(values))]
+
+
+def find_by_contact_point(session: Session, model: type[Account] | type[Contact], kind: str,
+                          normalized: Iterable[str]) -> dict[str, list[int]]:
+    """The ids of the company's ``model`` records (not in the trash) having any of the
+    ``normalized`` phones or emails (``kind``), by value: one indexed query."""
+    wanted = sorted({value for value in normalized if value})
+    if not wanted:
+        return {}
+    owner = ContactPoint.account_id if model is Account else ContactPoint.contact_id
+    found: dict[str, list[int]] = {}
+    rows = session.execute(select(ContactPoint.normalized, owner).join(model, model.id == owner)
+                           .where(ContactPoint.kind == kind, ContactPoint.normalized.in_(wanted))
+                           .order_by(owner))
+    for value, record_id in rows:
+        if record_id not in found.setdefault(value, []):
+            found[value].append(record_id)
+    return found
 
 
 # -- tags ------------------------------------------------------------------------------------------
@@ -155,3 +204,13 @@ def delete_contact(session: Session, contact: Contact, user_id: int | None) -> C
     session.flush()
     _event("contact", "deleted", contact, session)
     return contact
+
+
+# -- duplicates and merge (their own modules; re-exported here for other plugins) ------------------
+
+from plugins.customers.duplicates import find_duplicates  # noqa: E402
+from plugins.customers.merge import merge_customers  # noqa: E402
+
+__all__ = ["contact_point_rows", "create_account", "create_contact", "delete_account", "delete_contact",
+           "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "set_tags",
+           "tag_names", "update_account", "update_contact"]

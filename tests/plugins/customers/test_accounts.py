@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core.access import seed_roles
-from core.db import get_database
 from core.models import Company, Event, Membership, Role, User
-from core.testing import TEST_PASSWORD
+from core.testing import TEST_PASSWORD, counting_queries
 from plugins.customers.models import Account, AccountTag, Contact, Tag
 
 # -- helpers (also used by test_contacts.py) -------------------------------------------------------
@@ -71,20 +69,6 @@ def add_tag(app, company, account_id: int, name: str) -> int:
         session.commit()
         return tag.id
 
-
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = get_database(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def names_listed(html: str, kind: str = "accounts") -> list[str]:
