@@ -11,6 +11,7 @@ from core import MenuItem, Permission, RoleTemplate, hookimpl
 READ_ACCOUNTS, WRITE_ACCOUNTS, DELETE_ACCOUNTS = "customers.account.read", "customers.account.write", "customers.account.delete"
 READ_CONTACTS, WRITE_CONTACTS, DELETE_CONTACTS = "customers.contact.read", "customers.contact.write", "customers.contact.delete"
 LOG_FOLLOW_UPS = "customers.follow_up.write"
+MERGE_ACCOUNTS, MERGE_CONTACTS = "customers.account.merge", "customers.contact.merge"
 
 
 @hookimpl
@@ -23,6 +24,8 @@ def permissions():
         Permission(WRITE_CONTACTS, _l("Add and change contacts")),
         Permission(DELETE_CONTACTS, _l("Delete and restore contacts")),
         Permission(LOG_FOLLOW_UPS, _l("Log interactions and manage follow-up tasks")),
+        Permission(MERGE_ACCOUNTS, _l("Find and merge duplicate accounts")),
+        Permission(MERGE_CONTACTS, _l("Find and merge duplicate contacts")),
     ]
 
 
@@ -41,13 +44,13 @@ def default_roles():
         RoleTemplate(
             key="customers.sales_manager", name="Sales manager",
             description="Sees and manages the customers of the teams they manage.",
-            permissions=_EVERYDAY + (DELETE_ACCOUNTS, DELETE_CONTACTS),
+            permissions=_EVERYDAY + (DELETE_ACCOUNTS, DELETE_CONTACTS, MERGE_ACCOUNTS, MERGE_CONTACTS),
             visibility={"customers.account": "team", "customers.contact": "team"},
         ),
         RoleTemplate(
             key="customers.customer_admin", name="Customer administrator",
             description="Sees and manages every customer of the company.",
-            permissions=_EVERYDAY + (DELETE_ACCOUNTS, DELETE_CONTACTS),
+            permissions=_EVERYDAY + (DELETE_ACCOUNTS, DELETE_CONTACTS, MERGE_ACCOUNTS, MERGE_CONTACTS),
             visibility={"customers.account": "all", "customers.contact": "all"},
         ),
     ]
@@ -72,10 +75,11 @@ def register_blueprints(app):
     from plugins.customers.accounts_views import blueprint as accounts
     from plugins.customers.api import blp as api
     from plugins.customers.contacts_views import blueprint as contacts
+    from plugins.customers.duplicates_views import blueprint as duplicates
     from plugins.customers.followups_views import blueprint as followups
     from plugins.customers.segments_views import blueprint as segments
 
-    return [accounts, contacts, followups, api, segments]
+    return [accounts, contacts, followups, api, segments, duplicates]
 
 
 @hookimpl
@@ -113,3 +117,27 @@ def dashboard_widgets(user):
     from plugins.customers.discovery import widgets
 
     return widgets()
+
+
+@hookimpl
+def periodic_tasks():
+    """Follow-up task reminders, every minute."""
+    from plugins.customers.jobs import periodic_tasks as reminder_tasks
+
+    return reminder_tasks()
+
+
+@hookimpl
+def merge_records(session, record_type, survivor_id, merged_ids, company_id):
+    """Interactions, tasks, contacts and tags follow the survivor of any merge (core.merging)."""
+    from plugins.customers.merge import repoint
+
+    repoint(session, record_type, survivor_id, merged_ids, company_id)
+
+
+@hookimpl
+def import_targets():
+    """Accounts, contacts and interactions from CSV and XLSX files (core.imports)."""
+    from plugins.customers.imports import TARGETS
+
+    return TARGETS
