@@ -1,7 +1,7 @@
 """The customers REST API, served under ``/api/v1/customers/``.
 
 Accounts and contacts (list with filters and pagination, create, read, change, move to the
-trash), interactions (list, log) and follow-up tasks (list, add, complete). Every rule lives
+trash), interactions (list, log) and follow-up tasks (list, add, change, complete). Every rule lives
 where the pages find it: validation in :mod:`plugins.customers.schemas` and
 :mod:`plugins.customers.followups`, changes and their events in
 :mod:`plugins.customers.services` and :mod:`plugins.customers.followups`, who sees what in
@@ -50,6 +50,7 @@ from plugins.customers.followups import (
     create_task,
     find_subject,
     log_interaction,
+    update_task,
 )
 from plugins.customers.models import (
     ACCOUNT_KINDS,
@@ -171,6 +172,11 @@ class InteractionOut(InteractionIn):
 
 class TaskIn(_Subject, TaskSchema):
     """A follow-up task to add about a record (assigned to the token's user by default)."""
+
+
+class TaskChanges(TaskSchema):
+    """The fields of a task to change (PATCH): any of them; the others stay as they are.
+    ``assignee_id`` null assigns it to the token's user, as when adding."""
 
 
 class TaskOut(TaskIn):
@@ -490,13 +496,46 @@ class Tasks(MethodView):
         return create_task(get_session(), assignee_id=assignee_id, **data)
 
 
+def _task_or_404(task_id: int) -> FollowUpTask:
+    """A task of the company that is the user's own, or about a record the user may see."""
+    task = get_session().get(FollowUpTask, task_id)  # company-scoped: another company's is None
+    if task is None or (task.assignee_id != current_user.id
+                        and find_subject(task.subject_type, task.subject_id) is None):
+        raise Problem(404, "There is no such task in this company, or you may not see it.")
+    return task
+
+
+def _check_task_as_changed(task: FollowUpTask) -> None:
+    """The task as it would be once changed must pass :class:`TaskSchema` as a whole: a new
+    reminder must still come before the due date it keeps, and the other way round."""
+    body = request.get_json(silent=True) or {}
+    errors = TaskSchema().validate({**TaskSchema().dump(task), **body})
+    if errors:
+        raise _invalid(flatten_messages(errors, by_location=False))
+
+
+@blp.route("/tasks/<int:task_id>")
+class TaskItem(MethodView):
+    @blp.arguments(TaskChanges(partial=True))
+    @blp.response(200, TaskOut)
+    @require_permission(LOG_FOLLOW_UPS)
+    def patch(self, data: dict[str, Any], task_id: int) -> Any:
+        """Change a task: the fields sent; the others stay as they are. A new reminder time
+        or assignee arms the reminder again; a new due date moves the account's next follow-up."""
+        task = _task_or_404(task_id)
+        _check_task_as_changed(task)
+        if "assignee_id" in data:
+            data["assignee_id"] = data["assignee_id"] or current_user.id
+            # A new assignee must be a member; the one the task has may stay.
+            if data["assignee_id"] != task.assignee_id \
+                    and data["assignee_id"] not in {user_id for user_id, _name in _members()}:
+                raise _invalid({"assignee_id": ["Choose someone of this company."]})
+        return update_task(get_session(), task, data)
+
+
 @blp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 @blp.response(200, TaskOut)
 @require_permission(LOG_FOLLOW_UPS)
 def complete(task_id: int) -> Any:
     """Mark a task done (done again is no change); its account's next follow-up moves on."""
-    task = get_session().get(FollowUpTask, task_id)  # company-scoped: another company's is None
-    if task is None or (task.assignee_id != current_user.id
-                        and find_subject(task.subject_type, task.subject_id) is None):
-        raise Problem(404, "There is no such task in this company, or you may not see it.")
-    return complete_task(get_session(), task)
+    return complete_task(get_session(), _task_or_404(task_id))

@@ -26,7 +26,8 @@ from plugins.customers.models import (
     Tag,
 )
 
-ACCOUNTS = 240
+ACCOUNTS = 240  # in all, the planted duplicates included
+PLANTED_DUPLICATES = 2
 ENGLISH_FIRST = ["Northwind", "Bluebird", "Summit", "Harbor", "Evergreen", "Silverline", "Redwood", "Brightpath",
                  "Ironbridge", "Lakeside", "Oakmont", "Crescent", "Pinecrest", "Riverside", "Stonegate", "Westfield"]
 ENGLISH_SECOND = ["Traders", "Logistics", "Foods", "Dental", "Analytics", "Builders", "Outfitters", "Labs",
@@ -69,7 +70,7 @@ def add_demo_customers(session: Session, company: Company) -> None:
                      for trade in CHINESE_TRADES]
     rng.shuffle(english)
     rng.shuffle(chinese_names)
-    for number in range(ACCOUNTS):
+    for number in range(ACCOUNTS - PLANTED_DUPLICATES):
         chinese = number % 3 == 0
         if chinese:
             name = chinese_names.pop()
@@ -85,6 +86,11 @@ def add_demo_customers(session: Session, company: Company) -> None:
             phone=f"+86 138 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}" if chinese
             else f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
             source=rng.choice(SOURCES), tier=rng.choice(TIERS), status=rng.choice(STATUSES),
+            # Some have a second line and a sales address.
+            other_phones=(f"+86 10 {rng.randrange(6000, 6999)} {rng.randrange(1000, 9999)}" if chinese
+                          else f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}")
+            if rng.random() < 0.3 else "",
+            other_emails=f"sales@{domain}" if rng.random() < 0.3 else "",
         )
         session.add(account)
         session.flush()
@@ -119,4 +125,20 @@ def add_demo_customers(session: Session, company: Company) -> None:
                 subject_type="customers_account", subject_id=str(account.id), account_id=account.id,
             ))
             account.next_follow_up_at = due
+    session.flush()
+    _plant_duplicates(session, company, owner_id)
+
+
+def _plant_duplicates(session: Session, company: Company, owner_id: int | None) -> None:
+    """Records entered twice, as happens in real data, so "Possible duplicates" has work to
+    show: the same address typed in capitals, and a name without its legal form."""
+    first_english, first_chinese = (
+        session.scalar(select(Account).where(Account.company_id == company.id, Account.name.like(pattern))
+                       .order_by(Account.id).limit(1))
+        for pattern in ("% %", "%有限公司"))
+    for original, name in ((first_english, f"{first_english.name} Inc."),
+                           (first_chinese, first_chinese.name.removesuffix("有限公司"))):
+        session.add(Account(company_id=company.id, owner_id=owner_id, name=name, kind=original.kind,
+                            region=original.region, industry=original.industry, status="prospect",
+                            email=original.email.upper(), source="Import"))
     session.flush()

@@ -9,20 +9,25 @@ its ``last_follow_up_at`` / ``next_follow_up_at`` stay in step here, whatever wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.access import visible
+from core.audit import Audited
 from core.audit import record_type as record_type_of
 from core.db import Base, CompanyMixin, utcnow
 from core.events import emit
+from core.hooks import TimelineEntry
 from core.models import User
+from core.timeline import AuditEvent, Cursor, TimelinePage, audit_events, merge_pages, padded_key
 from plugins.customers.models import (
     INTERACTION_KINDS,
     Account,
@@ -30,6 +35,7 @@ from plugins.customers.models import (
     FollowUpTask,
     Interaction,
 )
+from plugins.customers.schemas import STATUS_LABELS
 
 ACCOUNT_TYPE = record_type_of(Account)  # "customers_account"
 CONTACT_TYPE = record_type_of(Contact)  # "customers_contact"
@@ -208,12 +214,17 @@ def log_interaction(
 
 
 @dataclass
-class TimelineEntry:
-    """One interaction as the timeline shows it."""
+class HistoryItem:
+    """One line of a record's history: an interaction, shown in full, or an event (a task
+    done, a change in the record's life, another plugin's entry) as a
+    :class:`core.hooks.TimelineEntry`."""
 
-    interaction: Interaction
-    owner_name: str | None
-    contact_name: str | None
+    at: datetime
+    key: str
+    interaction: Interaction | None = None
+    owner_name: str | None = None
+    contact_name: str | None = None
+    event: TimelineEntry | None = None
 
 
 def _subject_clause(model: type, subject_type: str, subject_id: str) -> Any:
@@ -228,25 +239,118 @@ def _subject_clause(model: type, subject_type: str, subject_id: str) -> Any:
     return and_(model.subject_type == subject_type, model.subject_id == str(subject_id))  # type: ignore[attr-defined]
 
 
-def timeline(session: Session, subject_type: str, subject_id: str | int, *, page: int = 1,
-             per_page: int = TIMELINE_PAGE_SIZE) -> tuple[list[TimelineEntry], bool]:
-    """The subject's interactions, newest first, one page: ``(entries, has_more)``.
+def timeline(session: Session, subject_type: str, subject_id: str | int, *, subject: Any = None,
+             cursor: Cursor | None = None, per_page: int = TIMELINE_PAGE_SIZE,
+             contributed: Sequence[TimelineEntry] = ()) -> TimelinePage[HistoryItem]:
+    """One page of the subject's history, newest first, older than ``cursor``.
 
-    One query whatever the page: the owner's and the contact's names are joined in.
+    Interleaves its interactions, its tasks done, the events of ``subject``'s own life from
+    the audit trail (created, trashed, restored, merged, owner and status changes) and the
+    entries other plugins ``contributed`` (:func:`core.timeline.contributions`, asked with the
+    same cursor and ``per_page + 1``). For an account, the interactions and tasks of its
+    contacts count too. At most four queries whatever the page or the history's length.
     """
-    page = max(page, 1)
+    limit = per_page + 1
+    sources = [
+        _interaction_items(session, subject_type, str(subject_id), cursor, limit),
+        _done_task_items(session, subject_type, str(subject_id), cursor, limit),
+        _audit_items(session, subject, cursor, limit) if isinstance(subject, Audited) else [],
+        [HistoryItem(entry.at, entry.key, event=entry) for entry in contributed],
+    ]
+    return merge_pages(sources, at=lambda item: item.at, key=lambda item: item.key, limit=per_page)
+
+
+INTERACTION_KEY, TASK_KEY, AUDIT_KEY = "customers.interaction.", "customers.task_done.", "customers.audit."
+
+
+def _interaction_items(session: Session, subject_type: str, subject_id: str, cursor: Cursor | None,
+                       limit: int) -> list[HistoryItem]:
+    """The newest interactions, with the owner's and the contact's names joined in."""
     statement = (
         select(Interaction, User.name, Contact.name)
         .outerjoin(User, User.id == Interaction.owner_id)
         .outerjoin(Contact, Contact.id == Interaction.contact_id)
-        .where(_subject_clause(Interaction, subject_type, str(subject_id)))
+        .where(_subject_clause(Interaction, subject_type, subject_id))
         .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
+        .limit(limit)
     )
-    rows = session.execute(statement).all()
-    entries = [TimelineEntry(row[0], row[1], row[2]) for row in rows[:per_page]]
-    return entries, len(rows) > per_page
+    if cursor is not None:
+        statement = statement.where(cursor.clause(Interaction.occurred_at, Interaction.id, INTERACTION_KEY))
+    return [HistoryItem(aware(item.occurred_at), padded_key(INTERACTION_KEY, item.id), interaction=item,
+                        owner_name=owner, contact_name=contact)
+            for item, owner, contact in session.execute(statement)]
+
+
+def _done_task_items(session: Session, subject_type: str, subject_id: str, cursor: Cursor | None,
+                     limit: int) -> list[HistoryItem]:
+    statement = (
+        select(FollowUpTask.id, FollowUpTask.title, FollowUpTask.done_at, User.name)
+        .outerjoin(User, User.id == FollowUpTask.assignee_id)
+        .where(_subject_clause(FollowUpTask, subject_type, subject_id), FollowUpTask.done_at.is_not(None))
+        .order_by(FollowUpTask.done_at.desc(), FollowUpTask.id.desc())
+        .limit(limit)
+    )
+    if cursor is not None:
+        statement = statement.where(cursor.clause(FollowUpTask.done_at, FollowUpTask.id, TASK_KEY))
+    items = []
+    for row in session.execute(statement):
+        body = _("Assigned to %(name)s", name=row.name) if row.name else ""
+        entry = TimelineEntry(key=padded_key(TASK_KEY, row.id), at=aware(row.done_at),
+                              title=_("Task done: %(title)s", title=row.title), icon="check2-square", body=body)
+        items.append(HistoryItem(entry.at, entry.key, event=entry))
+    return items
+
+
+LIFE_EVENTS = {  # audit action -> (icon, title)
+    "create": ("plus-circle", _l("Created")),
+    "delete": ("trash3", _l("Moved to the trash")),
+    "restore": ("arrow-counterclockwise", _l("Restored from the trash")),
+}
+
+
+def _audit_items(session: Session, subject: Any, cursor: Cursor | None, limit: int) -> list[HistoryItem]:
+    """The subject's life from the audit trail; owner names read in one more query, only when
+    the page has an owner change."""
+    fields = [name for name in ("owner_id", "status") if hasattr(subject, name)]
+    events = audit_events(session, subject, fields=fields, cursor=cursor, key_prefix=AUDIT_KEY, limit=limit)
+    owner_ids = {value for event in events for value in event.changes.get("owner_id", ()) if isinstance(value, int)}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))).all()) if owner_ids else {}
+    items: list[HistoryItem] = []
+    for event in events:
+        lines = _describe(event, names, subject)
+        if lines:  # one item per entry, so that the entry's id pages it
+            entry = TimelineEntry(key=padded_key(AUDIT_KEY, event.id), at=event.at, icon=lines[0][0],
+                                  title=lines[0][1], body="\n".join(text for _icon, text in lines[1:]),
+                                  actor=event.actor)
+            items.append(HistoryItem(entry.at, entry.key, event=entry))
+    return items
+
+
+def _describe(event: AuditEvent, names: dict[int, str], subject: Any) -> list[tuple[str, str]]:
+    """What an audit entry says on the timeline: one or two lines (icon, text)."""
+    if event.action in LIFE_EVENTS:
+        icon, title = LIFE_EVENTS[event.action]
+        return [(icon, str(title))]
+    if event.action == "merge":
+        merged = event.changes.get("merged", [None, []])[1] or []
+        return [("union", _("Merged %(records)s into this record", records=", ".join(f"#{i}" for i in merged)))]
+    if event.action == "merged_into":
+        return [("union", _("Merged into #%(id)s", id=event.changes.get("merged_into", [None, ""])[1]))]
+    lines = []
+    if "owner_id" in event.changes:
+        old, new = (names.get(value, f"#{value}") if value is not None else None
+                    for value in event.changes["owner_id"])
+        if old and new:
+            lines.append(("person-check", _("Owner changed from %(old)s to %(new)s", old=old, new=new)))
+        elif new:
+            lines.append(("person-check", _("Owner set to %(new)s", new=new)))
+        else:
+            lines.append(("person-dash", _("Owner removed (was %(old)s)", old=old)))
+    if "status" in event.changes:
+        labels = STATUS_LABELS if isinstance(subject, Account) else {}
+        old, new = (str(labels.get(value, value or "—")) for value in event.changes["status"])
+        lines.append(("flag", _("Status changed from %(old)s to %(new)s", old=old, new=new)))
+    return lines
 
 
 # -- tasks --------------------------------------------------------------------------------------
@@ -310,6 +414,52 @@ def reopen_task(session: Session, task: FollowUpTask) -> FollowUpTask:
         recompute_next_follow_up(session, task.account_id)
         emit("customers.task.reopened", _task_payload(task), session=session)
     return task
+
+
+TASK_FIELDS = frozenset({"title", "due_at", "remind_at", "assignee_id"})
+
+
+def update_task(session: Session, task: FollowUpTask, changes: dict[str, Any]) -> FollowUpTask:
+    """Change a task's title, due date, reminder or assignee (keys of :data:`TASK_FIELDS`).
+
+    A new reminder time (or a new assignee) arms the reminder again: ``reminded_at`` is
+    cleared, so the reminder job tells the assignee when the new time comes. A new due date
+    moves the account's next follow-up.
+    """
+    unknown = set(changes) - TASK_FIELDS
+    if unknown:
+        raise ValueError(f"a task has no changeable field {', '.join(sorted(unknown))}")
+    values = dict(changes)
+    for key in ("due_at", "remind_at"):
+        if key in values:
+            values[key] = aware(values[key])
+    if "title" in values:
+        values["title"] = values["title"].strip()
+    changed = {key for key, value in values.items()
+               if (aware(getattr(task, key)) if key in ("due_at", "remind_at") else getattr(task, key)) != value}
+    if not changed:
+        return task
+    for key in changed:
+        setattr(task, key, values[key])
+    if changed & {"remind_at", "assignee_id"}:
+        task.reminded_at = None
+    session.flush()
+    if "due_at" in changed:
+        recompute_next_follow_up(session, task.account_id)
+    emit("customers.task.updated", _task_payload(task), session=session)
+    return task
+
+
+def subject_endpoint(task: FollowUpTask) -> tuple[str, dict[str, Any]] | None:
+    """The endpoint and arguments of the page of the task's subject, when it is an account
+    or a contact (else none): for links built in a request or in a job alike."""
+    if not str(task.subject_id).isdigit():
+        return None
+    if task.subject_type == ACCOUNT_TYPE:
+        return "customers_accounts.detail", {"account_id": int(task.subject_id)}
+    if task.subject_type == CONTACT_TYPE:
+        return "customers_contacts.detail", {"contact_id": int(task.subject_id)}
+    return None
 
 
 def _task_payload(task: FollowUpTask) -> dict[str, Any]:

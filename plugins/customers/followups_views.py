@@ -1,9 +1,10 @@
 """Follow-up history and tasks: the two record panels (on any plugin's record page), their
-forms (htmx swaps the panel; without JavaScript an ordinary POST comes back to the page) and
-the "My follow-ups" page."""
+forms (htmx swaps the panel; without JavaScript an ordinary POST comes back to the page), a
+task's edit page and the "My follow-ups" page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,15 +19,17 @@ from werkzeug.wrappers import Response
 from core import RecordPanel
 from core.access import has_permission, require_permission, visible
 from core.db import get_session, utcnow
-from core.forms import Form, form_data
+from core.forms import Form, form_data, handle_form
 from core.models import Membership, User
 from core.tenancy import current_company
+from core.timeline import Cursor, contributions
 from core.ui import flash_undo, safe_next
 from plugins.customers.followups import (
     ACCOUNT_TYPE,
     CONTACT_TYPE,
     KIND_ICONS,
     KIND_LABELS,
+    TIMELINE_PAGE_SIZE,
     VISIBILITY_TYPES,
     InteractionSchema,
     TaskSchema,
@@ -38,7 +41,9 @@ from plugins.customers.followups import (
     my_follow_ups,
     open_tasks,
     reopen_task,
+    subject_endpoint,
     timeline,
+    update_task,
 )
 from plugins.customers.models import INTERACTION_KINDS, Account, Contact, FollowUpTask
 
@@ -118,14 +123,28 @@ def _task_form(data: dict[str, str] | None = None) -> Form:
     return form
 
 
+def _cursor() -> Cursor | None:
+    """Where the timeline page starts (``before`` and ``key``), or None for the newest."""
+    try:
+        return Cursor.parse(request.args.get("before", "").strip(), request.args.get("key", "")[:200])
+    except ValueError:
+        abort(400, description=_("“%(value)s” is not a date and time: the history pages by “before”, "
+                                 "as in 2025-06-02T09:00:00+00:00.", value=request.args.get("before", "")[:40]))
+
+
 def _render_timeline(record_type: str, record_id: str, form: Form | None = None, status: int = 200,
-                     logged: bool = False) -> Response:
-    page = request.args.get("page", 1, type=int) or 1
-    entries, has_more = timeline(get_session(), record_type, record_id, page=max(page, 1))
+                     logged: bool = False, subject: Any = None) -> Response:
+    cursor = _cursor() if request.method == "GET" else None
+    subject = subject if subject is not None else find_subject(record_type, record_id)
+    contributed = contributions(record_type, subject, current_user, cursor=cursor, limit=TIMELINE_PAGE_SIZE + 1)
+    page = timeline(get_session(), record_type, record_id, subject=subject, cursor=cursor, contributed=contributed)
     if form is None and has_permission(current_user, WRITE):
         form = Form(InteractionSchema, id_prefix="log-")
+    here = url_for("customers_followups.timeline_panel", record_type=record_type, record_id=record_id)
+    older = url_for("customers_followups.timeline_panel", record_type=record_type, record_id=record_id,
+                    **page.next_cursor.params()) if page.next_cursor else None
     body = render_template(
-        "customers/followups/_timeline.html", entries=entries, has_more=has_more, page=max(page, 1),
+        "customers/followups/_timeline.html", items=page.items, older=older, newest=here if cursor else None,
         record_type=record_type, record_id=record_id, form=form, kinds=INTERACTION_KINDS,
         kind_labels=KIND_LABELS, kind_icons=KIND_ICONS, logged=logged, page_url=_page_url(),
     )
@@ -157,23 +176,23 @@ def _refused_page(title: str, panel: Response) -> Response:
 @require_permission(READ)
 def timeline_panel(record_type: str, record_id: str) -> Response:
     """The body of the "Follow-up history" panel: a quick log form and the interactions, 20 a page."""
-    _subject_or_404(record_type, record_id)
-    return _render_timeline(record_type, record_id)
+    subject = _subject_or_404(record_type, record_id)
+    return _render_timeline(record_type, record_id, subject=subject)
 
 
 @blueprint.post("/log/<record_type>/<record_id>")
 @require_permission(WRITE)
 def log(record_type: str, record_id: str) -> Response:
     """Log an interaction about the record; htmx gets the panel back, a browser its page."""
-    _subject_or_404(record_type, record_id)
+    subject = _subject_or_404(record_type, record_id)
     form = Form(InteractionSchema, data=_submitted(), id_prefix="log-")
     data = form.validate()
     if data is None:
-        panel = _render_timeline(record_type, record_id, form=form, status=422)
+        panel = _render_timeline(record_type, record_id, form=form, status=422, subject=subject)
         return panel if _is_htmx() else _refused_page(_("Log an interaction"), panel)
     log_interaction(get_session(), subject_type=record_type, subject_id=record_id, owner_id=current_user.id, **data)
     if _is_htmx():
-        return _render_timeline(record_type, record_id, logged=True)
+        return _render_timeline(record_type, record_id, logged=True, subject=subject)
     flash(_("Interaction logged."), "success")
     return redirect(_back_to())
 
@@ -246,19 +265,69 @@ def reopen(task_id: int) -> Response:
     return redirect(_back_to())
 
 
+# -- changing a task ----------------------------------------------------------------------------
+
+
+def _edit_schema(task: FollowUpTask, members: list[tuple[str, str]]) -> TaskSchema:
+    """:class:`TaskSchema` with ``members`` as the assignee's choices, and the task's own
+    assignee among them even when no longer a member: the select must not show "Me" for
+    them, or saving an unrelated change would take the task over silently."""
+    schema = TaskSchema()
+    choices = list(members)
+    if task.assignee_id is not None and str(task.assignee_id) not in {value for value, _label in members}:
+        user = get_session().get(User, task.assignee_id)
+        choices.append((str(task.assignee_id), (user.name or user.email) if user else f"#{task.assignee_id}"))
+    assignee = schema.fields["assignee_id"]
+    assignee.metadata = {**assignee.metadata, "choices": choices}
+    return schema
+
+
+def _task_values(task: FollowUpTask) -> dict[str, Any]:
+    """What the edit form shows first, its dates in UTC (the time zone dates are shown in)."""
+    def utc(moment: datetime | None) -> datetime | None:
+        return aware(moment).astimezone(UTC) if moment is not None else None
+
+    return {"title": task.title, "due_at": utc(task.due_at), "remind_at": utc(task.remind_at),
+            "assignee_id": task.assignee_id}
+
+
+@blueprint.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@require_permission(WRITE)
+def edit_task(task_id: int) -> Any:
+    """Change a task's title, due date, assignee or reminder, then go back to ``next`` (the
+    page the Edit link was on; else the task's record, else My follow-ups)."""
+    task = _task_or_404(task_id)
+    subject_link = subject_url(task)
+    back = safe_next(request.args.get(NEXT_FIELD), subject_link or url_for("customers_followups.mine"))
+    members = _members()
+
+    def save(data: dict[str, Any], form: Form) -> Response | None:
+        assignee_id = data["assignee_id"] or current_user.id
+        # A new assignee must be a member; the one the task has may stay (see _edit_schema).
+        if assignee_id != task.assignee_id and str(assignee_id) not in {value for value, _label in members}:
+            form.fail(_("Choose someone of this company."), "assignee_id")
+            return None
+        update_task(get_session(), task, {**data, "assignee_id": assignee_id})
+        flash(_("Task “%(title)s” saved.", title=task.title), "success")
+        return redirect(back)
+
+    return handle_form(_edit_schema(task, members), "customers/followups/task_form.html", save,
+                       initial=_task_values(task), task=task, back=back, subject_link=subject_link,
+                       subject_name=subject_names([task]).get((task.subject_type, task.subject_id)))
+
+
 # -- My follow-ups ------------------------------------------------------------------------------
 
 
 def subject_url(task: FollowUpTask) -> str | None:
     """The page of the task's subject when it is an account or a contact (else none)."""
-    try:
-        if task.subject_type == ACCOUNT_TYPE:
-            return url_for("customers_accounts.detail", account_id=int(task.subject_id))
-        if task.subject_type == CONTACT_TYPE:
-            return url_for("customers_contacts.detail", contact_id=int(task.subject_id))
-    except (BuildError, ValueError):
+    endpoint = subject_endpoint(task)
+    if endpoint is None:
         return None
-    return None
+    try:
+        return url_for(endpoint[0], **endpoint[1])
+    except BuildError:
+        return None
 
 
 def subject_names(tasks: list[FollowUpTask]) -> dict[tuple[str, str], str]:

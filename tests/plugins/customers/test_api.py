@@ -13,12 +13,11 @@ from sqlalchemy import select
 from core.api_tokens import create_token
 from core.db import get_session
 from core.models import User
-from core.testing import make_company
+from core.testing import counting_queries, make_company
 from plugins.customers.followups import ACCOUNT_TYPE, CONTACT_TYPE
 from plugins.customers.models import Account, Contact, FollowUpTask, Interaction
 from tests.plugins.customers.test_accounts import (
     add_account,
-    counting_queries,
     events_named,
     make_member,
 )
