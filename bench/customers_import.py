@@ -53,7 +53,7 @@ def prepare(app, content: bytes, key: str) -> tuple[int, int, int]:  # type: ign
     from core.access import seed_roles
     from core.db import get_session
     from core.enablement import enable
-    from core.imports import ImportRun, find_target, read_table, sha256, suggest_mapping
+    from core.imports import ImportFile, ImportRun, find_target, read_table, sha256, suggest_mapping
     from core.models import Company, Membership, User
     from core.scoping import company_scope
 
@@ -75,7 +75,8 @@ def prepare(app, content: bytes, key: str) -> tuple[int, int, int]:  # type: ign
         g.crm_enabled = enabled_plugins(session, app.extensions["crm.plugins"], company.id)
         target = find_target(TARGET)
         table = read_table(content, "accounts.csv")
-        run = ImportRun(target=TARGET, filename="accounts.csv", content=content, size=len(content),
+        run = ImportRun(target=TARGET, filename="accounts.csv", size=len(content),
+                        file=ImportFile(company_id=company.id, content=content),
                         sha256=sha256(content), encoding=table.encoding, delimiter=table.delimiter,
                         headers=table.headers, mapping=suggest_mapping(table.headers, target), key=key,
                         mode="skip", created_by_id=user.id, company_id=company.id)

@@ -20,8 +20,9 @@ rest, the same way for every target:
 :func:`bulk_insert` is for targets' ``write``: multi-row inserts, which SQLite needs to keep a
 full-text index fast.
 
-Each run is an :class:`ImportRun` row holding the file itself (any worker machine reads it
-from the database), the mapping, the options, the counts and the errors.
+Each run is an :class:`ImportRun` row with the mapping, the options, the counts and the
+errors; its file is an :class:`ImportFile` row beside it (any worker machine reads it from the
+database).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql.schema import Table as DatabaseTable
 
 from core.access import has_permission
@@ -90,6 +91,15 @@ class ImportFailed(RuntimeError):
 # -- the table of runs ---------------------------------------------------------------------------
 
 
+class ImportFile(CompanyMixin, Base):
+    """The file of an import run, kept in the database so that any worker can read it."""
+
+    __tablename__ = "core_import_file"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("core_import_run.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ImportRun(Audited, CompanyMixin, TimestampMixin, Base):
     """One file imported (or checked) into one target, with what was made of it.
 
@@ -103,12 +113,14 @@ class ImportRun(Audited, CompanyMixin, TimestampMixin, Base):
         Index("ix_core_import_run_company_created", "company_id", "created_at"),
         Index("ix_core_import_run_file", "company_id", "target", "sha256"),
     )
-    __audit_exclude__ = frozenset({"content", "errors", "last_row", "mapping", "job_id", "encoding", "delimiter"})
+    __audit_exclude__ = frozenset({"errors", "last_row", "mapping", "job_id", "encoding", "delimiter"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target: Mapped[str] = mapped_column(String(120))
     filename: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The file lives in a row of its own: the run's row is rewritten after every batch, and on
+    # SQLite rewriting a row rewrites all of it, file included.
+    file: Mapped[ImportFile] = relationship(cascade="all, delete-orphan", single_parent=True)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     encoding: Mapped[str] = mapped_column(String(20), default="")
@@ -132,6 +144,11 @@ class ImportRun(Audited, CompanyMixin, TimestampMixin, Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
+
+    @property
+    def content(self) -> bytes:
+        """The uploaded file, as it was sent."""
+        return self.file.content
 
     @property
     def running(self) -> bool:

@@ -25,6 +25,7 @@ from core.hooks import IMPORT_MODES, ImportTarget
 from core.imports import (
     MAX_FILE_BYTES,
     MODE_LABELS,
+    ImportFile,
     ImportFileError,
     ImportRun,
     available_targets,
@@ -37,7 +38,8 @@ from core.imports import (
     start,
     suggest_mapping,
 )
-from core.listing import Column, _cell
+from core.listing import spreadsheet_safe
+from core.tenancy import current_company
 
 blueprint = Blueprint("core_imports", __name__)
 
@@ -72,16 +74,9 @@ def index() -> str:
         total = session.scalar(select(func.count()).select_from(ImportRun).where(where)) or 0
         runs = list(session.scalars(
             select(ImportRun).where(where).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
-            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-            .options(_without_file())))
+            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render_template("imports/index.html", runs=runs, targets=targets, page=page, pages=pages, total=total)
-
-
-def _without_file() -> Any:
-    from sqlalchemy.orm import defer
-
-    return defer(ImportRun.content)  # the list never needs the files themselves
 
 
 @blueprint.route("/imports/new", methods=["GET", "POST"])
@@ -112,7 +107,8 @@ def new() -> Any:
     except ImportFileError as error:
         return _upload_error(targets, chosen, str(error), 400)
     run = ImportRun(
-        target=target.key, filename=upload.filename[-255:], content=content, size=len(content),
+        target=target.key, filename=upload.filename[-255:], size=len(content),
+        file=ImportFile(company_id=current_company().id, content=content),
         sha256=sha256(content), encoding=table.encoding, delimiter=table.delimiter, headers=table.headers,
         mapping=suggest_mapping(table.headers, target), key=target.keys[0].name if target.keys else "",
         mode="skip" if target.keys else "create", created_by_id=current_user.id,
@@ -205,13 +201,12 @@ def update(run_id: int) -> Any:
 def errors_csv(run_id: int) -> Response:
     """The rows that could not be imported, with the column and the reason, as CSV."""
     run, _target = _run_and_target(run_id)
-    text_column = Column("text", "")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([_("Row"), _("Column"), _("Problem")])
     for error in run.errors or []:
-        writer.writerow([error.get("row", ""), _cell(text_column, str(error.get("column", ""))),
-                         _cell(text_column, str(error.get("message", "")))])
+        writer.writerow([error.get("row", ""), spreadsheet_safe(str(error.get("column", ""))),
+                         spreadsheet_safe(str(error.get("message", "")))])
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")  # a BOM: Excel then reads UTF-8
     stem = run.filename.rsplit(".", 1)[0] or "import"
     response.headers["Content-Disposition"] = f'attachment; filename="errors-{run.id}.csv"; ' \

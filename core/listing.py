@@ -1130,10 +1130,16 @@ def _parse_id(value: str, pk: Any) -> Any:
         return None
 
 
+def spreadsheet_safe(text: str) -> str:
+    """``text`` for a CSV cell: text a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@`` ...) gets a leading ``'``, so it is shown, never run (CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _cell(column: Column, value: Any) -> str:
-    """The CSV text of ``value``; text a spreadsheet would run as a formula gets a leading ``'``."""
+    """The CSV text of ``value`` in ``column``, formula-safe when the value is text."""
     text = column.export_text(value)
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_safe(text) if isinstance(value, str) else text
 
 
 def _xlsx_text(text: str) -> str:

@@ -22,7 +22,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('target', sa.String(length=120), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
-    sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('encoding', sa.String(length=20), nullable=False),
@@ -57,8 +56,23 @@ def upgrade() -> None:
         batch_op.create_index('ix_core_import_run_company_created', ['company_id', 'created_at'], unique=False)
         batch_op.create_index('ix_core_import_run_file', ['company_id', 'target', 'sha256'], unique=False)
 
+    op.create_table('core_import_file',
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['company_id'], ['core_company.id'], name=op.f('fk_core_import_file_company_id_core_company'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['core_import_run.id'], name=op.f('fk_core_import_file_run_id_core_import_run'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('run_id', name=op.f('pk_core_import_file'))
+    )
+    with op.batch_alter_table('core_import_file', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_import_file_company_id'), ['company_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('core_import_file', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_import_file_company_id'))
+    op.drop_table('core_import_file')
+
     with op.batch_alter_table('core_import_run', schema=None) as batch_op:
         batch_op.drop_index('ix_core_import_run_file')
         batch_op.drop_index('ix_core_import_run_company_created')
