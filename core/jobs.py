@@ -550,7 +550,8 @@ def job_progress(job_id: str) -> Any:
 
     htmx gets the fragment, which asks to be polled again while the job runs and not once
     it finished; a plain request gets a page that refreshes itself (no JavaScript).
-    ``?next=`` (a path on this site) becomes the link shown when the job is done.
+    ``?next=`` (a path on this site) becomes the link shown when the job is done; with
+    ``?go=1`` as well, htmx is sent there as soon as the job has finished (done or failed).
     """
     from core.tenancy import current_company  # imports core.jobs itself
     from core.ui import safe_next
@@ -561,8 +562,12 @@ def job_progress(job_id: str) -> Any:
         job = get_session().scalar(select(Job).where(Job.id == job_id, Job.company_id == company.id))
     if job is None:
         abort(404)
+    follow = safe_next(request.args.get("next"), "") or None
+    if getattr(request, "htmx", False) and follow and request.args.get("go") and job.status in ("done", "failed"):
+        # The page that started the job shows its outcome: open it again now.
+        return "", 200, {"HX-Redirect": follow, "Cache-Control": "no-store"}
     template = "jobs/_progress.html" if getattr(request, "htmx", False) else "jobs/progress.html"
-    page = render_template(template, job=job_as_dict(job), next=safe_next(request.args.get("next"), "") or None)
+    page = render_template(template, job=job_as_dict(job), next=follow, go=bool(request.args.get("go")))
     return page, 200, {"Cache-Control": "no-store"}
 
 

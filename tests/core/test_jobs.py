@@ -197,6 +197,26 @@ def test_the_progress_endpoint_shows_a_running_job_part_way(app, client, company
     assert (body["status"], body["percent"], body["finished"], body["message"]) == ("running", 12, False, "row 25")
 
 
+def test_a_progress_bar_asked_to_go_opens_its_page_once_the_job_finished(app, client, company, login_as,
+                                                                         db_session):
+    db_session.add(Job(id="busy", company_id=company.id, name="import", status="running", done=1, total=2))
+    db_session.commit()
+    job_id = start_counting_job(app, company.id, 2)
+    login_as(company.admin)
+    htmx = {"HX-Request": "true"}
+
+    running = client.get("/jobs/busy/progress", query_string={"next": "/imports/1", "go": "1"}, headers=htmx)
+    assert "HX-Redirect" not in running.headers and 'hx-trigger="every 1s"' in running.text
+    assert "go=1" in running.text  # the next poll still asks to go
+    done = client.get(f"/jobs/{job_id}/progress", query_string={"next": "/imports/1", "go": "1"}, headers=htmx)
+    assert done.headers["HX-Redirect"] == "/imports/1"
+    shown = client.get(f"/jobs/{job_id}/progress", query_string={"next": "/imports/1"}, headers=htmx)
+    assert "HX-Redirect" not in shown.headers and 'href="/imports/1"' in shown.text
+    elsewhere = client.get(f"/jobs/{job_id}/progress", query_string={"next": "https://evil.example/", "go": "1"},
+                           headers=htmx)
+    assert "HX-Redirect" not in elsewhere.headers
+
+
 def test_report_progress_outside_a_job_does_nothing(app, db_session):
     report_progress(1, 2, "nobody listens")  # no error, no row
     assert db_session.scalar(select(Job.id)) is None
