@@ -263,7 +263,9 @@ class FilterSchema(Schema):
     filters one column: ``metadata={"column": "created_at", "op": "gte"}``; the column
     defaults to the field's name and the operator to ``eq``. Operators: ``eq``, ``ne``,
     ``lt``, ``lte``, ``gt``, ``gte``, ``contains`` and ``startswith`` (case-insensitive), and
-    ``in`` (a ``webargs.fields.DelimitedList`` field: ``?id=1,2,3``). Arguments not given do
+    ``in`` (a ``webargs.fields.DelimitedList`` field: ``?id=1,2,3``). A filter that is not one
+    column's comparison gives its own condition instead: ``metadata={"where": function}``,
+    called with the loaded value (e.g. a lookup in a related table). Arguments not given do
     not filter. Apply them with :meth:`apply`::
 
         class TeamFilters(FilterSchema):
@@ -311,6 +313,9 @@ def apply_filters(statement: Select, filters: Mapping[str, Any], schema: type[Sc
     by_key = {field.attribute or name: field for name, field in schema_instance.fields.items()}
     for name, value in filters.items():
         field = by_key[name]
+        if "where" in field.metadata:
+            statement = statement.where(field.metadata["where"](value))
+            continue
         op = field.metadata.get("op", "eq")
         column_name = field.metadata.get("column", name)
         column = getattr(entity, column_name, None)

@@ -59,12 +59,13 @@ from plugins.customers.models import (
     Account,
     AccountTag,
     Contact,
+    ContactPoint,
     ContactTag,
     FollowUpTask,
     Interaction,
     Tag,
 )
-from plugins.customers.normalize import normalize_email
+from plugins.customers.normalize import normalize_email, normalize_phone
 from plugins.customers.schemas import AccountSchema, ContactSchema
 from plugins.customers.services import (
     create_account,
@@ -205,6 +206,13 @@ class _Filters(FilterSchema):
         return {key: _utc(value) if isinstance(value, datetime) else value for key, value in data.items()}
 
 
+def _reachable(model: type[Account] | type[Contact], kind: str, value: str) -> Any:
+    """The records having ``value`` among their phones or emails (``kind``), normalised."""
+    owner = ContactPoint.account_id if model is Account else ContactPoint.contact_id
+    normalized = normalize_email(value) if kind == "email" else normalize_phone(value)
+    return model.id.in_(select(owner).where(ContactPoint.kind == kind, ContactPoint.normalized == normalized))
+
+
 class _Sorted(_Filters):
     sort = fields.String(load_default="name", validate=validate.OneOf(SORTS),
                          metadata={"description": "name, -name, id or -id (descending)."})
@@ -220,24 +228,24 @@ class AccountFilters(_Sorted):
     source = fields.String()
     owner_id = fields.Integer()
     updated_after = fields.AwareDateTime(metadata={"column": "updated_at", "op": "gte"})
+    email = fields.String(metadata={"where": lambda value: _reachable(Account, "email", value),
+                                    "description": "Any of its email addresses, whatever the case and spaces."})
+    phone = fields.String(metadata={"where": lambda value: _reachable(Account, "phone", value),
+                                    "description": "Any of its phone numbers, however it is written."})
 
 
 class ContactFilters(_Sorted):
     name = fields.String(metadata={"op": "contains", "description": "Part of the name."})
     account_id = fields.Integer()
-    email = fields.String(metadata={"column": "email_normalized",
-                                    "description": "The email address, whatever its case and spaces."})
+    email = fields.String(metadata={"where": lambda value: _reachable(Contact, "email", value),
+                                    "description": "Any of its email addresses, whatever the case and spaces."})
+    phone = fields.String(metadata={"where": lambda value: _reachable(Contact, "phone", value),
+                                    "description": "Any of its phone numbers, however it is written."})
     owner_id = fields.Integer()
     consent_email = fields.Boolean()
     consent_phone = fields.Boolean()
     consent_sms = fields.Boolean()
     updated_after = fields.AwareDateTime(metadata={"column": "updated_at", "op": "gte"})
-
-    @post_load
-    def _normalise_email(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
-        if "email" in data:
-            data["email"] = normalize_email(data["email"])
-        return data
 
 
 class InteractionFilters(_Filters):

@@ -129,3 +129,12 @@ def test_the_list_and_the_global_search_find_an_account_by_its_second_phone_or_e
         assert "Second Line" in listed and "Someone Else" not in listed, query
         found = client.get("/search", query_string={"q": query}).get_data(as_text=True)
         assert f'href="/customers/accounts/{account_id}"' in found, query
+
+
+def test_the_api_lists_filter_by_any_phone_or_email_however_written(client, app, company, auth):
+    add_account(app, company, "Two Lines", phone="+86 138 0013 8000", other_emails="Orders@Two.example")
+    add_account(app, company, "Other", phone="+86 139 0000 1111")
+    for query in ("email=orders@TWO.example", "phone=0086 138-0013-8000", "email=orders@two.example&phone=%2B8613800138000"):
+        response = client.get(f"{API}/accounts?{query}", headers=auth)
+        assert [item["name"] for item in response.get_json()] == ["Two Lines"], query
+    assert client.get(f"{API}/accounts?phone=000", headers=auth).get_json() == []
