@@ -18,19 +18,24 @@ and asks for matching rows with :func:`text_contains` (one fragment) or :func:`t
 
 How it is indexed:
 
-* **SQLite**: an FTS5 table with the ``trigram`` tokenizer, with the base table as its external
-  content (so the text is stored once), kept in step by triggers after every insert, update of
-  the column and delete on the base table: rows written with Core ``insert()`` by imports are
-  indexed with no extra code. A fragment of 3 characters or more is looked up in it; a shorter
-  one (a two-character Chinese name is common) cannot be, and falls back to ``LIKE`` over the
-  column, a scan.
+* **SQLite**: an FTS5 table with the ``trigram`` tokenizer holding its own copy of the column
+  (followed by one space, see below), kept in step by triggers after every insert, delete and
+  update of the column on the base table: rows written with Core ``insert()`` by imports are
+  indexed with no extra code. A fragment of 3 characters or more is looked up in it with
+  ``MATCH``. A trigram index cannot look up fewer characters, so a two-character fragment (a
+  two-character Chinese name is common) is found through the index's vocabulary (an
+  ``fts5vocab`` table): the trigrams that begin with it, ORed in one ``MATCH``; the space after
+  the copied text makes every two characters of it the beginning of a trigram. A
+  one-character fragment is matched with ``LIKE`` against the rows the longer words found, or,
+  alone, against the narrow copy in the index (a scan of it, not of the wide base rows).
 * **PostgreSQL**: a GIN index with ``gin_trgm_ops`` (the ``pg_trgm`` extension, created if
   missing: the migration's database user may need the right to create it), which serves
   ``ILIKE '%fragment%'`` directly.
 * Other databases: no index, ``LIKE`` over the column.
 
 The index's objects are named after the table and column with the suffix ``_textsearch``
-(the FTS5 table, its shadow tables, its triggers, the PostgreSQL index), and
+(the FTS5 table, its shadow tables, its vocabulary table, its triggers, the PostgreSQL index),
+and
 :func:`is_text_index_object` tells the migration check to leave them out of the comparison
 with the models, which do not declare them.
 """
@@ -41,15 +46,34 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, false, literal_column, or_, select, table, text, true
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 SUFFIX = "_textsearch"
 MIN_INDEXED_LENGTH = 3  # the trigram tokenizer finds nothing for fewer characters
+_LAST = "\U0010ffff"  # the greatest code point: the end of a range of terms sharing a beginning
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The FTS5 table, its shadow tables (data, idx, docsize, config, content) and the PostgreSQL index.
-_INDEX_OBJECT = re.compile(rf"^(ix_)?[A-Za-z0-9_]+{SUFFIX}(_(data|idx|docsize|config|content))?$")
+# The FTS5 table, its shadow tables (data, idx, docsize, config, content), its fts5vocab table
+# and the PostgreSQL index.
+_INDEX_OBJECT = re.compile(rf"^(ix_)?[A-Za-z0-9_]+{SUFFIX}(_(data|idx|docsize|config|content|vocab))?$")
+# Appended to the indexed copy of the text: the last character of the text then begins a
+# trigram too, so every two characters of the text begin one (the short-word lookup needs it).
+# Words are stripped, so none ends with it and it never makes a match of its own.
+_PADDING = " "
 
 
 def contains_pattern(text: str) -> str:
@@ -77,35 +101,53 @@ def is_text_index_object(name: str | None) -> bool:
 _TRIGGER_EVENTS = ("insert", "delete", "update")
 
 
+def vocabulary_name(table_name: str, column_name: str) -> str:
+    """The ``fts5vocab`` table listing the trigrams of the SQLite index (one row per trigram)."""
+    return index_name(table_name, column_name) + "_vocab"
+
+
+def _sqlite_definitions(table_name: str, column_name: str) -> list[str]:
+    """The statements creating the SQLite index's objects, as ``sqlite_master`` keeps them."""
+    fts = index_name(table_name, column_name)
+    # The FTS5 table keeps its own copy of the text (no content= option): the one-character
+    # scan reads that narrow copy, and the copy carries the padding. columnsize=0: no per-row
+    # token counts, which only ranking would read.
+    return [f"CREATE VIRTUAL TABLE {fts} USING fts5({column_name}, tokenize='trigram', columnsize=0)",
+            f"CREATE VIRTUAL TABLE {vocabulary_name(table_name, column_name)} USING fts5vocab({fts}, 'row')",
+            *_sqlite_triggers(table_name, column_name)]
+
+
 def sqlite_statements(table_name: str, column_name: str) -> list[str]:
     """The statements that create the SQLite index of ``table_name.column_name`` and fill it."""
     fts = index_name(table_name, column_name)
-    # columnsize=0: no per-row token counts, which only ranking would read.
-    return [f"CREATE VIRTUAL TABLE {fts} USING fts5({column_name}, content='{table_name}', tokenize='trigram', "
-            "columnsize=0)", *_sqlite_triggers(table_name, column_name), f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"]
+    return [*_sqlite_definitions(table_name, column_name),
+            f"INSERT INTO {fts}(rowid, {column_name}) SELECT rowid, {_copied('', column_name)} FROM {table_name}"]
+
+
+def _copied(row: str, column_name: str) -> str:
+    """The text the index keeps for a row's ``column_name`` (``row`` is ``new.`` in a trigger)."""
+    return f"{row}{column_name} || '{_PADDING}'"
 
 
 def _sqlite_triggers(table_name: str, column_name: str) -> list[str]:
     fts = index_name(table_name, column_name)
     column = column_name
-    add = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, new.{column});"
-    remove = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.rowid, old.{column});"
+    add = f"INSERT INTO {fts}(rowid, {column}) VALUES (new.rowid, {_copied('new.', column)});"
+    remove = f"DELETE FROM {fts} WHERE rowid = old.rowid;"
     return [
         f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table_name} BEGIN {add} END",
         f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table_name} BEGIN {remove} END",
-        # Only when the statement sets the column: an update of other columns costs nothing.
-        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table_name} BEGIN {remove} {add} END",
+        # Only when the text (or the id) changes: an update of other columns, or one writing the
+        # same text again (the ORM does), leaves the index alone.
+        (f"CREATE TRIGGER {fts}_update AFTER UPDATE ON {table_name} "
+         f"WHEN old.rowid IS NOT new.rowid OR old.{column} IS NOT new.{column} BEGIN {remove} {add} END"),
     ]
 
 
-def _sqlite_drop_triggers(table_name: str, column_name: str) -> list[str]:
-    fts = index_name(table_name, column_name)
-    return [f"DROP TRIGGER IF EXISTS {fts}_{event}" for event in _TRIGGER_EVENTS]
-
-
 def sqlite_drop_statements(table_name: str, column_name: str) -> list[str]:
-    return [*_sqlite_drop_triggers(table_name, column_name),
-            f"DROP TABLE IF EXISTS {index_name(table_name, column_name)}"]
+    fts = index_name(table_name, column_name)
+    return [*(f"DROP TRIGGER IF EXISTS {fts}_{event}" for event in _TRIGGER_EVENTS),
+            f"DROP TABLE IF EXISTS {vocabulary_name(table_name, column_name)}", f"DROP TABLE IF EXISTS {fts}"]
 
 
 def postgresql_statements(table_name: str, column_name: str) -> list[str]:
@@ -152,34 +194,37 @@ def drop_text_index(table_name: str, column_name: str) -> None:
         _run(postgresql_drop_statements(table_name, column_name))
 
 
-_FTS_DEFINITION = re.compile(r"USING\s+fts5\(\s*(\w+)\s*,\s*content\s*=\s*'(\w+)'", re.IGNORECASE)
+_FTS_COLUMN = re.compile(r"USING\s+fts5\(\s*(\w+)\s*,", re.IGNORECASE)
 
 
 def repair_text_indexes(connection: Connection) -> list[str]:
-    """Give back their triggers to the SQLite text indexes whose table lost them, and refill
-    those indexes from the rows; returns their names. Called after every migration run.
+    """Remake, filled from the rows, the SQLite text indexes that are not exactly what
+    :func:`create_text_index` makes today; returns their names. Called after every migration
+    run.
 
     SQLite cannot alter most of a table, so Alembic's batch mode (``batch_alter_table``
     changing a column or a constraint) copies the table to a new one and drops the old one,
     and the triggers go with it: the index would silently stop following the rows. The ids
-    are copied as they were, so refilling the index is all that is needed."""
+    are copied as they were, so refilling the index is all that is needed. An index made by
+    an earlier version of this module (another shape) is remade the same way."""
     if connection.dialect.name != "sqlite":
         return []
     objects = connection.execute(text("SELECT type, name, sql FROM sqlite_master")).all()
     tables = {name for kind, name, _sql in objects if kind == "table"}
-    triggers = {name for kind, name, _sql in objects if kind == "trigger"}
+    definitions = {name: sql for _kind, name, sql in objects}
     repaired = []
     for kind, name, sql in objects:
-        found = _FTS_DEFINITION.search(sql or "") if kind == "table" and name.endswith(SUFFIX) else None
+        found = _FTS_COLUMN.search(sql or "") if kind == "table" and name.endswith(SUFFIX) else None
         if found is None:
             continue
-        column_name, table_name = found.groups()
-        if index_name(table_name, column_name) != name or table_name not in tables:
+        column_name = found.group(1)
+        table_name = name[:-len(f"_{column_name}{SUFFIX}")]
+        if not table_name or index_name(table_name, column_name) != name or table_name not in tables:
             continue
-        if all(f"{name}_{event}" in triggers for event in _TRIGGER_EVENTS):
+        expected = _sqlite_definitions(table_name, column_name)
+        if all(statement in definitions.values() for statement in expected):
             continue
-        for statement in [*_sqlite_drop_triggers(table_name, column_name), *_sqlite_triggers(table_name, column_name),
-                          f"INSERT INTO {name}({name}) VALUES ('rebuild')"]:
+        for statement in [*sqlite_drop_statements(table_name, column_name), *sqlite_statements(table_name, column_name)]:
             connection.exec_driver_sql(statement)
         repaired.append(name)
     return repaired
@@ -236,10 +281,12 @@ def text_matches(column: Any, *alternatives: Iterable[str], dialect: str | None 
     ``alternatives`` (each a list of words), matched lower-cased.
 
     On SQLite the words of 3 characters or more of every alternative are looked up in the
-    index with one ``MATCH`` (``("a" AND "b") OR "c"``); shorter words become ``LIKE``
-    conditions on the column, which then only sift the rows the index found (or scan, when an
-    alternative has no longer word). An alternative without words matches every row; no
-    alternative matches none. ``dialect`` defaults to the application database's.
+    index with one ``MATCH`` (``("a" AND "b") OR "c"``); a two-character word is looked up in
+    the index too, as the trigrams beginning with it; a one-character word becomes a ``LIKE``
+    condition on the column that sifts the rows the other words found, or, in an alternative
+    of one-character words only, a scan of the index's copy of the text. An alternative
+    without words matches every row; no alternative matches none. ``dialect`` defaults to
+    the application database's.
     """
     dialect = dialect or _dialect_of_app()
     groups = [list(words) for words in dict.fromkeys(tuple(_normalised(words)) for words in alternatives)]
@@ -250,20 +297,62 @@ def text_matches(column: Any, *alternatives: Iterable[str], dialect: str | None 
     if dialect != "sqlite":
         return or_(*(and_(*(_like(column, word, dialect) for word in words)) for words in groups))
     indexed = [[w for w in words if len(w) >= MIN_INDEXED_LENGTH] for words in groups]
-    short = [[w for w in words if len(w) < MIN_INDEXED_LENGTH] for words in groups]
-    if all(indexed) and not any(short):  # the usual case: one lookup in the index answers all
-        return _in_index(column, indexed)
-    return or_(*(and_(*([_in_index(column, [long])] if long else []), *(_like(column, w, dialect) for w in few))
-                 for long, few in zip(indexed, short, strict=True)))
+    if all(len(long) == len(words) for long, words in zip(indexed, groups, strict=True)):
+        return _in_index(column, indexed)  # the usual case: one lookup in the index answers all
+    return or_(*(_sqlite_group(column, words, long) for words, long in zip(groups, indexed, strict=True)))
+
+
+def _sqlite_group(column: Any, words: list[str], long: list[str]) -> ColumnElement[bool]:
+    """Every word of one alternative, some of them shorter than a trigram, on SQLite."""
+    pairs = [word for word in words if len(word) == 2]
+    singles = [word for word in words if len(word) == 1]
+    found = [*([_in_index(column, [long])] if long else []), *(_in_pairs(column, word) for word in pairs)]
+    if found:  # the index narrowed the rows down: a LIKE on each of them costs little
+        return and_(*found, *(_like(column, word, "sqlite") for word in singles))
+    return _in_copy(column, singles)
 
 
 def _in_index(column: Any, groups: list[list[str]]) -> ColumnElement[bool]:
     """``rowid IN (SELECT rowid FROM <fts> WHERE <fts> MATCH :query)`` for SQLite."""
-    fts = index_name(_table_name(column), _column(column).name)
     query = " OR ".join("(" + " AND ".join(_phrase(word) for word in words) + ")" for words in groups)
-    found = select(literal_column("rowid")).select_from(table(fts)).where(
-        literal_column(fts).op("MATCH")(bindparam(None, query, unique=True)))
+    return _matching(column, bindparam(None, query, unique=True))
+
+
+def _matching(column: Any, query: Any) -> ColumnElement[bool]:
+    fts = _fts(column)
+    found = select(literal_column("rowid")).select_from(table(fts)).where(literal_column(fts).op("MATCH")(query))
     return _row_key(column).in_(found)
+
+
+def _in_pairs(column: Any, word: str) -> ColumnElement[bool]:
+    """The rows containing the two-character ``word``: those holding a trigram that begins
+    with it (the index's copy ends with a padding character, so its last two characters begin
+    one too). The index's vocabulary lists these trigrams, found by a range of its sorted
+    terms (a B-tree lookup); they are ORed into one ``MATCH``. None found: the word itself as a
+    phrase, which a trigram index answers with no row."""
+    vocabulary = literal_column("term")
+    as_phrase = literal('"').concat(func.replace(vocabulary, '"', '""')).concat('"')
+    # Every term is three characters: those in [word, word + the last code point] begin with it.
+    terms = vocabulary.between(bindparam(None, word, unique=True), bindparam(None, word + _LAST, unique=True))
+    query = (select(func.coalesce(func.group_concat(as_phrase, " OR "), bindparam(None, _phrase(word), unique=True)))
+             .select_from(table(vocabulary_name(_table_name(column), _column(column).name))).where(terms))
+    return _matching(column, query.scalar_subquery())
+
+
+def _in_copy(column: Any, words: list[str]) -> ColumnElement[bool]:
+    """The rows whose copy of the text in the index contains every word: a scan of that
+    narrow copy (row id and text) instead of the wide rows of the table. The ``ESCAPE`` keeps
+    FTS5 from taking the ``LIKE`` over itself (it answers patterns of fewer than three
+    characters with no row)."""
+    fts = _fts(column)
+    copy = literal_column(f"{fts}.{_column(column).name}")
+    found = select(literal_column("rowid")).select_from(table(fts)).where(
+        *(_like(copy, word, "sqlite") for word in words))
+    return _row_key(column).in_(found)
+
+
+def _fts(column: Any) -> str:
+    return index_name(_table_name(column), _column(column).name)
 
 
 def text_contains(column: Any, word: str, dialect: str | None = None) -> ColumnElement[bool]:

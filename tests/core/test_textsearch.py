@@ -138,7 +138,8 @@ def _index_objects(connection) -> set[str]:
 
 def test_the_index_objects_are_recognised_by_name_and_ordinary_tables_are_not():
     fts = index_name("customers_account", "search_text")
-    for name in (fts, fts + "_data", fts + "_idx", fts + "_config", fts + "_docsize", "ix_" + fts):
+    for name in (fts, fts + "_data", fts + "_idx", fts + "_config", fts + "_docsize", fts + "_content", fts + "_vocab",
+                 "ix_" + fts):
         assert is_text_index_object(name), name
     for name in ("customers_account", "ix_customers_account_name", "notes_textsearch_log", "", None):
         assert not is_text_index_object(name), name
@@ -170,10 +171,22 @@ def test_chinese_fragments_of_any_length_are_found(app, client, signed_in):
     assert found(client, "国际 王伟") == ["王伟国际贸易"]  # a short word sifts what the index found
 
 
-def test_one_and_two_character_words_fall_back_to_a_like_match(app, client, signed_in):
-    add_docs(app, signed_in, "ab", "xaby", "a", "b")
-    assert found(client, "ab") == ["ab", "xaby"]
-    assert found(client, "a") == ["a", "ab", "xaby"]
+def test_one_and_two_character_words_are_found_anywhere_in_the_text(app, client, signed_in):
+    add_docs(app, signed_in, "ab", "xaby", "yyab", "ab zz", "b a", "c")  # (a page shows 5 rows)
+    assert found(client, "ab") == ["ab", "ab zz", "xaby", "yyab"]  # the whole text, inside, at its end, its start
+    assert found(client, "a") == ["ab", "ab zz", "b a", "xaby", "yyab"]
+    assert found(client, "c") == ["c"]
+    assert found(client, "ab a") == ["ab", "ab zz", "xaby", "yyab"]  # a one-character word sifts what "ab" found
+    assert found(client, "b a") == ["ab", "ab zz", "b a", "xaby", "yyab"]  # one-character words only: every one
+    assert found(client, "zq") == []  # no trigram begins with it
+    assert found(client, "q") == []
+
+
+def test_a_two_character_word_is_not_found_across_the_end_of_the_text(app, client, signed_in):
+    add_docs(app, signed_in, "end a", "begins the text")
+    assert found(client, "a ") == ["end a"]  # the search is stripped: "a"
+    assert found(client, "ab") == []  # "a" at the end, then the padding: no "ab"
+    assert found(client, "xa") == []
 
 
 @pytest.mark.parametrize("term", ['"', '""', 'a"b', "*", "ab*", "-x", "x-y", "NEAR", "NEAR(abc def)", "^abc",
@@ -194,13 +207,21 @@ def test_rows_written_updated_and_deleted_with_core_statements_follow_the_index(
         session.execute(update(table).where(table.c.id == second).values(kind="fancy"))  # the text unchanged
         session.commit()
     assert found(client, "wording") == []
-    assert found(client, "amed tex") == ["Renamed"]
-    assert found(client, "stays") == ["Stays gone"]
+    assert [found(client, word) for word in ("amed tex", "ex", "x", "or")] == [["Renamed"], ["Renamed"], ["Renamed"], []]
+    assert [found(client, word) for word in ("stays", "ys", "y")] == [["Stays gone"]] * 3
     with app.app_context():
         session = get_session()
-        session.execute(delete(doc_table()).where(doc_table().c.id == second))
+        table = doc_table()
+        session.execute(update(table).where(table.c.id == second).values(id=second + 100))  # even a new id
         session.commit()
-    assert found(client, "stays") == []
+        assert session.scalars(select(table.c.id).where(text_contains(table.c.search_text, "ys"))).all() == [second + 100]
+        session.execute(delete(table).where(table.c.id == second + 100))
+        session.commit()
+    assert [found(client, word) for word in ("stays", "ys", "y")] == [[], [], []]
+    if get_database(app).engine.dialect.name == "sqlite":
+        with get_database(app).engine.connect() as connection:  # the copy holds the rows' text and no other
+            copy = connection.execute(text(f"SELECT rowid, search_text FROM {index_name('fx_textsearch_doc', 'search_text')}"))
+            assert copy.all() == [(first, "renamed text ")]
 
 
 def test_rows_written_through_the_orm_are_found(app, client, signed_in):
@@ -273,6 +294,32 @@ def test_the_database_looks_the_fragment_up_in_the_index_rather_than_scanning(ap
             assert "ix_fx_textsearch_doc_search_text_textsearch" in plan
 
 
+def _sqlite_plan(session, condition) -> str:
+    statement = select(doc_table().c.id).where(condition)
+    compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    return " | ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+
+
+def test_a_short_word_is_looked_up_in_the_index_not_in_the_rows_of_the_table(app, signed_in):
+    if get_database(app).engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL answers short words with ILIKE, as before")
+    fts = index_name("fx_textsearch_doc", "search_text")
+    column = doc_table().c.search_text
+    with app.app_context():
+        session = get_session()
+        pair = _sqlite_plan(session, text_contains(column, "明达"))
+        # The trigrams beginning with it, from the vocabulary by a range of terms, then MATCH.
+        assert f"SCAN {fts}_vocab VIRTUAL TABLE INDEX 6:" in pair  # term >= ? AND term <= ?: not a scan of it
+        assert re.search(rf"SCAN {fts} VIRTUAL TABLE INDEX 0:M", pair)
+        assert "SEARCH fx_textsearch_doc USING INTEGER PRIMARY KEY (rowid=?)" in pair
+        assert not re.search(r"SCAN fx_textsearch_doc\b(?!_)", pair)
+        single = _sqlite_plan(session, text_contains(column, "明"))
+        # Alone, a one-character word reads the index's copy of the text, not the table's rows.
+        assert f"SCAN {fts} VIRTUAL TABLE" in single and not re.search(r"SCAN fx_textsearch_doc\b(?!_)", single)
+        sifted = _sqlite_plan(session, text_matches(column, ["明", "明达"]))
+        assert f"{fts}_vocab" in sifted and not re.search(r"SCAN fx_textsearch_doc\b(?!_)", sifted)
+
+
 # -- the helpers on their own --------------------------------------------------------------------------
 
 
@@ -319,6 +366,28 @@ def test_an_index_whose_table_sqlite_copied_in_a_batch_migration_gets_its_trigge
         assert repair_text_indexes(connection) == []  # nothing more to do
     add_docs(app, signed_in, "After the copy")
     assert found(client, "the copy") == ["After the copy", "Before the copy"]
+    assert found(client, "py") == ["After the copy", "Before the copy"]
+
+
+def test_an_index_of_another_shape_is_remade_after_a_migration_run(app, client, signed_in):
+    """An index made by an earlier version of core.textsearch (the base table as its external
+    content, no copy, no vocabulary) is remade as create_text_index makes it today."""
+    from core.textsearch import repair_text_indexes, sqlite_drop_statements
+
+    engine = get_database(app).engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    add_docs(app, signed_in, "Made before 明达")
+    fts = index_name("fx_textsearch_doc", "search_text")
+    with engine.begin() as connection:
+        for statement in sqlite_drop_statements("fx_textsearch_doc", "search_text"):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql(f"CREATE VIRTUAL TABLE {fts} USING fts5(search_text, content='fx_textsearch_doc', "
+                                   "tokenize='trigram', columnsize=0)")
+        assert repair_text_indexes(connection) == [fts]
+        assert repair_text_indexes(connection) == []
+    assert found(client, "明达") == ["Made before 明达"]  # at the very end of the text
+    assert found(client, "before") == ["Made before 明达"]
 
 
 def test_distinct_values_steps_from_the_last_value_not_from_a_lower_bound_of_the_filter(app, company):
