@@ -31,6 +31,8 @@ from core.ui import flash_undo, safe_next
 from plugins.customers import (
     DELETE_ACCOUNTS,
     DELETE_CONTACTS,
+    MERGE_ACCOUNTS,
+    MERGE_CONTACTS,
     READ_ACCOUNTS,
     WRITE_ACCOUNTS,
     WRITE_CONTACTS,
@@ -104,6 +106,8 @@ def actions(record_type_name: str, record: Any, user: Any) -> list[RecordAction]
                          permission=WRITE_ACCOUNTS, order=10),
             RecordAction(_("Add contact"), url_for("customers_contacts.new", account_id=record.id),
                          icon="person-plus", permission=WRITE_CONTACTS, order=20),
+            RecordAction(_("Merge with…"), url_for("customers_duplicates.merge_account_with", record_id=record.id),
+                         icon="intersect", permission=MERGE_ACCOUNTS, order=80),
             RecordAction(_("Move to trash"), url_for("customers_accounts.delete", account_id=record.id),
                          method="post", icon="trash", permission=DELETE_ACCOUNTS, danger=True, order=90,
                          confirm=_("Move the account “%(name)s” to the trash?", name=record.name)),
@@ -112,6 +116,8 @@ def actions(record_type_name: str, record: Any, user: Any) -> list[RecordAction]
         return [
             RecordAction(_("Edit"), url_for("customers_contacts.edit", contact_id=record.id), icon="pencil",
                          permission=WRITE_CONTACTS, order=10),
+            RecordAction(_("Merge with…"), url_for("customers_duplicates.merge_contact_with", record_id=record.id),
+                         icon="intersect", permission=MERGE_CONTACTS, order=80),
             RecordAction(_("Move to trash"), url_for("customers_contacts.delete", contact_id=record.id),
                          method="post", icon="trash", permission=DELETE_CONTACTS, danger=True, order=90,
                          confirm=_("Move the contact “%(name)s” to the trash?", name=record.name)),

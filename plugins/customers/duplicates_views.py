@@ -18,23 +18,26 @@ from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.access import require_permission
 from core.db import get_session
 from core.forms import confirmation_required
 from core.merging import MergeError
 from core.models import Team, User
+from core.textsearch import text_matches
 from plugins.customers import MERGE_ACCOUNTS, MERGE_CONTACTS
 from plugins.customers.duplicates import KINDS, REASONS, BadCursor, Kind, find_duplicates
 from plugins.customers.merge import fields_to_choose, merge_customers, what_moves
-from plugins.customers.models import Account
+from plugins.customers.models import Account, ContactPoint
+from plugins.customers.normalize import phone_spelling
 from plugins.customers.schemas import KIND_LABELS, STATUS_LABELS, AccountSchema, ContactSchema
 
 blueprint = Blueprint("customers_duplicates", __name__, url_prefix="/customers/duplicates",
                       template_folder="templates")
 
 MAX_MERGED = 10  # records merged at once
+MERGE_WITH_RESULTS = 20  # records offered on the "Merge with…" page
 REASON_LABELS = {"email": _l("Same email"), "phone": _l("Same phone"), "name": _l("Similar name")}
 SCHEMAS = {"accounts": AccountSchema, "contacts": ContactSchema}
 # Columns without a form field of their own.
@@ -78,6 +81,54 @@ def accounts() -> str:
 def contacts() -> str:
     """Groups of contacts that may be one: same email, same phone, similar name at an account."""
     return _groups_page(KINDS["contacts"])
+
+
+# -- "Merge with…": one record's possible duplicates, or any record found by a search --------------
+
+
+def _likely_duplicates(kind: Kind, record: Any) -> Any:
+    """The condition of the records sharing a phone or email with ``record``, or its name key
+    in the same block (its region, or its account), as the finder compares them."""
+    model = kind.model
+    shared = select(kind.point_owner).where(ContactPoint.normalized.in_(
+        select(ContactPoint.normalized).where(kind.point_owner == record.id)))
+    conditions = [model.id.in_(shared)]
+    if record.name_key:
+        block = record.region if kind.key == "accounts" else record.account_id or 0
+        conditions.append((model.name_key == record.name_key) & (kind.block == block))
+    return or_(*conditions)
+
+
+def _merge_with(kind: Kind, record_id: int) -> str:
+    record = get_session().scalar(kind.visible(select(kind.model).where(kind.model.id == record_id)))
+    if record is None:
+        abort(404)
+    q = " ".join(request.args.get("q", "").split())[:100]
+    model = kind.model
+    statement = kind.visible(select(model).where(model.id != record.id))
+    if q:
+        statement = statement.where(text_matches(model.search_text, q.split(),
+                                                 *([variant] for variant in phone_spelling(q))))
+    else:
+        statement = statement.where(_likely_duplicates(kind, record))
+    candidates = list(get_session().scalars(statement.order_by(model.name, model.id).limit(MERGE_WITH_RESULTS)))
+    return render_template("customers/duplicates/merge_with.html", kind=kind.key, record=record, q=q,
+                           candidates=candidates, limit=MERGE_WITH_RESULTS,
+                           account_names=_account_names(kind, candidates))
+
+
+@blueprint.get("/accounts/<int:record_id>/merge-with")
+@require_permission(MERGE_ACCOUNTS)
+def merge_account_with(record_id: int) -> str:
+    """The accounts this one may be merged with: its likely duplicates, or those a search finds."""
+    return _merge_with(KINDS["accounts"], record_id)
+
+
+@blueprint.get("/contacts/<int:record_id>/merge-with")
+@require_permission(MERGE_CONTACTS)
+def merge_contact_with(record_id: int) -> str:
+    """The contacts this one may be merged with: its likely duplicates, or those a search finds."""
+    return _merge_with(KINDS["contacts"], record_id)
 
 
 # -- the merge screen ------------------------------------------------------------------------------

@@ -192,3 +192,38 @@ def test_the_merge_screen_runs_a_bounded_number_of_queries(app, client, company,
         return len(statements)
 
     assert screen(2) == screen(8)
+
+
+# -- "Merge with…" from a record's page -------------------------------------------------------------
+
+
+def test_merge_with_offers_the_likely_duplicates_then_any_record_a_search_finds(app, client, company, pair):
+    shares_phone = add_account(app, company, "Roadrunner Supplies", region="South", other_phones="+86 10 1111")
+    elsewhere = add_account(app, company, "Acme Trading Ltd", region="South")  # same name, another region
+    unrelated = add_account(app, company, "Coyote Ventures", region="North")
+    account_page = client.get(f"/customers/accounts/{pair['old']}").text
+    url = f"/customers/duplicates/accounts/{pair['old']}/merge-with"
+    assert f'href="{url}"' in account_page
+
+    likely = client.get(url).text
+    merge_link = f'{MERGE_ACCOUNTS}?ids={pair["old"]},'
+    assert f"{merge_link}{pair['new']}" in likely  # the same name in the same region
+    assert f"{merge_link}{shares_phone}" in likely  # another number of its equals this one's phone
+    assert f"{merge_link}{elsewhere}" not in likely and f"{merge_link}{unrelated}" not in likely
+
+    found = client.get(url, query_string={"q": "coyote"}).text
+    assert f"{merge_link}{unrelated}" in found and f"{merge_link}{pair['new']}" not in found
+    assert "Nothing found" in client.get(url, query_string={"q": "zzzz"}).text
+    contact_url = f"/customers/duplicates/contacts/{pair['contact']}/merge-with"
+    assert f'href="{contact_url}"' in client.get(f"/customers/contacts/{pair['contact']}").text
+    assert "No record shares a phone" in client.get(contact_url).text
+
+
+def test_merge_with_is_for_those_who_may_merge_and_records_they_see(app, client, company, login_as, pair):
+    assert client.get("/customers/duplicates/accounts/999999/merge-with").status_code == 404
+    rep = make_member(app, company, "rep@acme.test", "Rep")
+    own = add_contact(app, company, "Rep's own", owner_id=rep.id)
+    login_as(rep)
+    assert client.get(f"/customers/duplicates/accounts/{pair['old']}/merge-with").status_code == 403
+    page = client.get(f"/customers/contacts/{own}")
+    assert page.status_code == 200 and "merge-with" not in page.text
