@@ -1,7 +1,9 @@
 """Business rules of the customers plugin: the one module other plugins may import.
 
 Create, change and move to the trash accounts and contacts, set their tags, find them by any
-phone or email, find duplicates and merge them (:func:`merge_customers`, :func:`find_duplicates`). ``data`` is
+phone or email, find duplicates and merge them (:func:`merge_customers`, :func:`find_duplicates`),
+and evaluate a segment (:func:`segment_members`, :func:`segment_count`: what marketing's mass
+mail goes to). ``data`` is
 what :class:`plugins.customers.schemas.AccountSchema` / ``ContactSchema`` loaded (validated
 values, ``tags`` as a comma-separated text). Every change emits its domain event
 (``customers.account.created`` … ``customers.contact.deleted``, payload ``id`` and ``name``)
@@ -206,11 +208,13 @@ def delete_contact(session: Session, contact: Contact, user_id: int | None) -> C
     return contact
 
 
-# -- duplicates and merge (their own modules; re-exported here for other plugins) ------------------
+# -- duplicates, merge and segments (their own modules; re-exported here for other plugins) ---------
 
 from plugins.customers.duplicates import find_duplicates  # noqa: E402
 from plugins.customers.merge import merge_customers  # noqa: E402
+from plugins.customers.segments import count as segment_count  # noqa: E402
+from plugins.customers.segments import members as segment_members  # noqa: E402
 
 __all__ = ["contact_point_rows", "create_account", "create_contact", "delete_account", "delete_contact",
-           "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "set_tags",
-           "tag_names", "update_account", "update_contact"]
+           "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "segment_count",
+           "segment_members", "set_tags", "tag_names", "update_account", "update_contact"]

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from core.scoping import company_scope
 from core.testing import make_company
 from plugins.customers.models import Segment
-from plugins.customers.segments import count, members
+from plugins.customers.services import segment_count as count  # what other plugins import
+from plugins.customers.services import segment_members as members
 from tests.plugins.customers.test_accounts import add_account, admin, make_member  # noqa: F401
 
 HTMX = {"HX-Request": "true"}
