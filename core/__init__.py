@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from core.app import create_app  # noqa: E402
 from core.errors import StartupError  # noqa: E402
-from core.hooks import MenuItem, Permission, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
+from core.hooks import MenuItem, Permission, RoleExtension, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
 from core.hooks import DashboardWidget, EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
 from core.hooks import RecordAction, RecordPanel, TimelineEntry  # noqa: E402
 from core.hooks import ImportContext, ImportField, ImportKey, ImportTarget  # noqa: E402
@@ -26,6 +26,7 @@ __all__ = [
     "Permission",
     "RecordAction",
     "RecordPanel",
+    "RoleExtension",
     "RoleTemplate",
     "SearchResult",
     "Setting",

@@ -5,8 +5,10 @@ the permissions of the role given by their membership (none without a role). Plu
 codes through the ``permissions`` hook; the core declares its own (:data:`CORE_PERMISSIONS`).
 Views demand one with :func:`require_permission`.
 
-**Roles.** Plugins offer role templates through the ``default_roles`` hook;
-:func:`seed_roles` makes a company's roles from them.
+**Roles.** Plugins offer role templates through the ``default_roles`` hook, and may extend
+the templates of plugins they depend on (``RoleExtension``); :func:`seed_roles` makes a
+company's roles from the templates, extensions included, and :func:`apply_role_extensions`
+brings existing roles the extensions of a plugin a company enables for the first time.
 
 **Visibility.** A role gives a level per record type (``core_role_visibility``):
 
@@ -28,6 +30,7 @@ without an owner are seen at the ``all`` level only. :func:`visible` applies thi
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
@@ -35,14 +38,15 @@ from flask import Flask, abort, current_app, g, has_request_context
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, false, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from core.auth import PERMISSION, PUBLIC, SIGNED_IN, view_marker
 from core.db import get_session
-from core.hooks import Permission
+from core.hooks import Permission, RoleExtension
 from core.models import Company, Membership, Role, RolePermission, RoleVisibility, Team, TeamMember, User
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 INVITE_PERMISSION = "core.users.invite"
 # Permissions of the core itself, declared as if by a plugin named "core".
@@ -224,6 +228,53 @@ def seed_roles(session: Session, company: Company) -> list[Role]:
         taken_names.add(name.lower())
     session.flush()
     return created
+
+
+def apply_role_extensions(session: Session, company: Company, plugins: Collection[str]) -> list[Role]:
+    """Give ``company``'s roles made from a template the extensions (``RoleExtension``) that
+    ``plugins`` offer for it; return the roles changed (flushed, not committed).
+
+    Runs when a company enables ``plugins`` for the first time (:func:`core.enablement.enable`):
+    roles made before that lack the extensions that new roles get from the merged template.
+    A role that already shows a decision about an extension is left alone: it holds one of
+    the extension's permissions, or has a level for one of its record types (the role page
+    saves a level for every record type it shows). So an administrator's change is kept.
+    """
+    offered = current_app.extensions["crm.declarations"].role_extensions
+    extensions = [(plugin, extension) for plugin in sorted(plugins) for extension in offered.get(plugin, ())]
+    if not extensions:
+        return []
+    roles = session.scalars(
+        select(Role).where(Role.company_id == company.id,
+                           Role.template.in_({extension.extends for _plugin, extension in extensions}))
+        .options(selectinload(Role.permissions), selectinload(Role.visibilities))
+        .order_by(Role.id).execution_options(crm_unscoped=True)
+    ).all()
+    changed = []
+    for role in roles:
+        applied = [(plugin, extension) for plugin, extension in extensions
+                   if extension.extends == role.template and not _decided(role, extension)]
+        for _plugin, extension in applied:
+            # Two extensions applied together may share codes and (at the same level) record types.
+            codes = {p.code for p in role.permissions}
+            record_types = {v.record_type for v in role.visibilities}
+            role.permissions += [RolePermission(code=code) for code in sorted(set(extension.permissions) - codes)]
+            role.visibilities += [RoleVisibility(record_type=record_type, level=level)
+                                  for record_type, level in sorted(extension.visibility.items())
+                                  if record_type not in record_types]
+        if applied:
+            log.info("role %s (id %s) of company %s gained the permissions and visibility that %s "
+                     "add to its template %s", role.name, role.id, company.id,
+                     ", ".join(plugin for plugin, _extension in applied), role.template)
+            changed.append(role)
+    session.flush()
+    return changed
+
+
+def _decided(role: Role, extension: RoleExtension) -> bool:
+    """Whether ``role`` holds any of ``extension``'s codes or record types already."""
+    return (any(p.code in extension.permissions for p in role.permissions)
+            or any(v.record_type in extension.visibility for v in role.visibilities))
 
 
 # -- visibility ----------------------------------------------------------------------------------

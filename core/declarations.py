@@ -3,18 +3,24 @@ and checked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.access import CORE_PERMISSIONS
-from core.hooks import SETTING_TYPES, VISIBILITY_LEVELS, Permission, RoleTemplate, Setting
-from core.plugin_manager import PluginManager
+from core.hooks import SETTING_TYPES, VISIBILITY_LEVELS, Permission, RoleExtension, RoleTemplate, Setting
+from core.plugin_manager import PluginInfo, PluginManager
 
 
 @dataclass(frozen=True)
 class Declarations:
     permissions: dict[str, Permission]
     settings: dict[str, Setting]
+    # Role templates by key, each with the extensions other plugins offer for it merged in:
+    # what a new role, or a reset to the template, gets.
     roles: dict[str, RoleTemplate] = field(default_factory=dict)
+    # The valid role extensions, by the name of the plugin that offers them (applied to a
+    # company's existing roles when it enables that plugin).
+    role_extensions: dict[str, tuple[RoleExtension, ...]] = field(default_factory=dict)
 
 
 def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
@@ -50,8 +56,8 @@ def collect(manager: PluginManager) -> tuple[Declarations, list[str]]:
             problems.append(problem)
         else:
             settings[setting.key] = setting
-    roles = _collect_role_templates(manager, permissions, problems)
-    return Declarations(permissions, settings, roles), problems
+    roles, extensions = _collect_role_templates(manager, permissions, problems)
+    return Declarations(permissions, settings, roles, extensions), problems
 
 
 def _setting_problem(plugin: str, setting: Setting, seen: dict[str, Setting]) -> str | None:
@@ -114,16 +120,21 @@ RECORD_TYPE_MAX = 120  # core_role_visibility.record_type
 
 def _collect_role_templates(
     manager: PluginManager, permissions: dict[str, Permission], problems: list[str]
-) -> dict[str, RoleTemplate]:
-    """Every plugin's ``default_roles`` templates that pass :func:`_role_template_problems`."""
+) -> tuple[dict[str, RoleTemplate], dict[str, tuple[RoleExtension, ...]]]:
+    """Every plugin's ``default_roles`` templates that pass :func:`_role_template_problems`,
+    with the valid extensions merged in, and those extensions by plugin."""
     roles: dict[str, RoleTemplate] = {}
-    offered_by: dict[str, str] = {}
+    offered_by: dict[str, str] = {}  # every template key offered, valid or not, to its plugin
     names: dict[str, str] = {}
+    extensions: list[tuple[PluginInfo, RoleExtension]] = []
     for info, template in manager.declared("default_roles", problems):
-        if not isinstance(template, RoleTemplate):
-            problems.append(f"plugin '{info.name}' offered {template!r}, not a RoleTemplate")
+        if isinstance(template, RoleExtension):
+            extensions.append((info, template))  # checked once every template is known
             continue
-        if template.key in roles:
+        if not isinstance(template, RoleTemplate):
+            problems.append(f"plugin '{info.name}' offered {template!r}, not a RoleTemplate or RoleExtension")
+            continue
+        if template.key in offered_by:
             first = offered_by[template.key]
             who = f"by '{info.name}'" if first == info.name else f"by '{first}' and '{info.name}'"
             problems.append(f"role template '{template.key}' is offered twice ({who})")
@@ -136,11 +147,66 @@ def _collect_role_templates(
                 f"'{template.name}' is taken by role template '{names[name_key]}'"
             )
         problems += found
+        if isinstance(template.key, str):
+            offered_by[template.key] = info.name
         if not found:
             roles[template.key] = template
-            offered_by[template.key] = info.name
             names[name_key] = template.key
-    return roles
+    return roles, _apply_extensions(manager, roles, offered_by, extensions, permissions, problems)
+
+
+def _apply_extensions(
+    manager: PluginManager,
+    roles: dict[str, RoleTemplate],
+    offered_by: dict[str, str],
+    extensions: list[tuple[PluginInfo, RoleExtension]],
+    permissions: dict[str, Permission],
+    problems: list[str],
+) -> dict[str, tuple[RoleExtension, ...]]:
+    """Merge each valid extension into the template it extends (in ``roles``, in dependency
+    order); return the valid ones by plugin."""
+    valid: dict[str, tuple[RoleExtension, ...]] = {}
+    for info, extension in extensions:
+        found = _role_extension_problems(manager, info.name, extension, offered_by, permissions)
+        template = roles.get(extension.extends) if not found else None
+        if template is None:
+            # An invalid extension, or one of a template whose own problems are listed already.
+            problems += found
+            continue
+        where = f"plugin '{info.name}' extension of role template '{extension.extends}'"
+        clashes = [
+            f"{where}: the template gives '{record_type}' the level '{template.visibility[record_type]}' "
+            f"already, not {level!r}"
+            for record_type, level in extension.visibility.items()
+            if template.visibility.get(record_type, level) != level
+        ]
+        if clashes:
+            problems += clashes
+            continue
+        roles[extension.extends] = replace(
+            template,
+            permissions=tuple(dict.fromkeys((*template.permissions, *extension.permissions))),
+            visibility={**template.visibility, **extension.visibility},
+        )
+        valid[info.name] = (*valid.get(info.name, ()), extension)
+    return valid
+
+
+def _role_extension_problems(
+    manager: PluginManager, plugin: str, extension: RoleExtension, offered_by: dict[str, str],
+    permissions: dict[str, Permission],
+) -> list[str]:
+    where = f"plugin '{plugin}' extension of role template '{extension.extends}'"
+    owner = offered_by.get(extension.extends) if isinstance(extension.extends, str) else None
+    if owner is None:
+        return [f"{where}: no loaded plugin offers that template"]
+    if owner == plugin:
+        return [f"{where}: the template is the plugin's own; put the permissions in the template"]
+    if owner not in manager.dependencies(plugin):
+        # A dependency is enabled wherever its dependent is, so the extended roles exist.
+        return [(f"{where}: the template is offered by '{owner}', which is not among the plugin's "
+                 "dependencies; add it to depends in manifest.toml")]
+    return _access_problems(where, extension.permissions, extension.visibility, permissions)
 
 
 def _role_template_problems(plugin: str, template: RoleTemplate, permissions: dict[str, Permission]) -> list[str]:
@@ -156,17 +222,22 @@ def _role_template_problems(plugin: str, template: RoleTemplate, permissions: di
         problems.append(f"{where}: the name is longer than {ROLE_NAME_MAX} characters")
     if not isinstance(template.description, str) or len(template.description) > ROLE_DESCRIPTION_MAX:
         problems.append(f"{where}: the description must be a string of at most {ROLE_DESCRIPTION_MAX} characters")
-    codes = template.permissions
+    return problems + _access_problems(where, template.permissions, template.visibility, permissions)
+
+
+def _access_problems(where: str, codes: Any, visibility: Any, permissions: dict[str, Permission]) -> list[str]:
+    """Problems of the ``permissions`` and ``visibility`` of a role template or extension."""
+    problems: list[str] = []
     if isinstance(codes, (str, bytes)) or not isinstance(codes, (tuple, list, frozenset, set)):
         problems.append(f"{where}: permissions must be a tuple of permission codes, not {codes!r}")
     else:
         for code in codes:
             if code not in permissions:
                 problems.append(f"{where}: permission '{code}' is not declared by any plugin")
-    if not isinstance(template.visibility, dict):
-        problems.append(f"{where}: visibility must be a dict of record type to level, not {template.visibility!r}")
+    if not isinstance(visibility, dict):
+        problems.append(f"{where}: visibility must be a dict of record type to level, not {visibility!r}")
     else:
-        for record_type, level in template.visibility.items():
+        for record_type, level in visibility.items():
             if not isinstance(record_type, str) or not record_type.strip() or len(record_type) > RECORD_TYPE_MAX:
                 problems.append(
                     f"{where}: record type {record_type!r} must be a non-empty string of at most "

@@ -5,6 +5,9 @@ Rules (documented in docs/admin.md):
 * Enabling a plugin also enables every plugin it depends on, and says which.
 * Disabling a plugin that an enabled plugin depends on is refused, naming the dependents.
 * Disabling keeps the plugin's data; enabling it again shows that data again.
+* Enabling a plugin for the first time gives the company's existing roles the role extensions
+  it offers (:func:`core.access.apply_role_extensions`); disabling leaves roles as they are
+  (the permissions stay on them, inert while the plugin's routes answer 404).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.access import apply_role_extensions
 from core.db import utcnow
 from core.errors import PluginStateError
 from core.models import Company, PluginState
@@ -44,12 +48,19 @@ def _set(session: Session, company: Company, name: str, enabled: bool) -> None:
 
 
 def enable(session: Session, manager: PluginManager, company: Company, name: str) -> list[str]:
-    """Enable ``name`` and its dependencies; return the plugins newly enabled, in order."""
+    """Enable ``name`` and its dependencies; return the plugins newly enabled, in order.
+
+    Needs an application context (the role extensions are among its declarations).
+    """
     _check_known(manager, name)
     current = enabled_plugins(session, manager, company.id)
     newly = [n for n in [*manager.dependencies(name), name] if n not in current]
+    # Never enabled before (no state row): re-enabling must not undo what an administrator
+    # did to the roles while the plugin was off.
+    first_time = [plugin for plugin in newly if session.get(PluginState, (company.id, plugin)) is None]
     for plugin in newly:
         _set(session, company, plugin, True)
+    apply_role_extensions(session, company, first_time)
     return newly
 
 

@@ -97,6 +97,25 @@ class RoleTemplate:
 
 
 @dataclass(frozen=True)
+class RoleExtension:
+    """More permissions and visibility for another plugin's role template, offered through
+    ``default_roles`` next to (or instead of) templates.
+
+    A person holds one role per company, so a plugin that builds on another (sales on
+    customers) adds its codes to that plugin's roles rather than offering roles of its own.
+    ``extends`` is the key of a template offered by a plugin this one depends on;
+    ``permissions`` and ``visibility`` are as on :class:`RoleTemplate` and are added to
+    it: every role made from the template, and a reset to the template, includes them. A
+    record type the template (or another extension) already gives a level to cannot be
+    given another.
+    """
+
+    extends: str
+    permissions: tuple[str, ...] = ()
+    visibility: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """A committed domain event, as ``on_event`` and outbox handlers receive it.
 

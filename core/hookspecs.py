@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Permission,
         RecordAction,
         RecordPanel,
+        RoleExtension,
         RoleTemplate,
         SearchResult,
         Setting,
@@ -139,16 +140,23 @@ def startup(app: Flask) -> None:
 
 
 @hookspec
-def default_roles() -> Iterable[RoleTemplate] | None:
-    """Offer the roles a company starts with: permission codes plus record visibility.
+def default_roles() -> Iterable[RoleTemplate | RoleExtension] | None:
+    """Offer the roles a company starts with: permission codes plus record visibility; or add
+    codes and visibility to the roles a plugin this one depends on offers.
 
     When: once at start-up for every loaded plugin; the core validates the templates (keys
     and names unique across plugins, every permission code declared by some plugin, every
-    visibility level ``own``, ``team`` or ``all``) and refuses to start on any problem.
-    ``core.access.seed_roles`` later creates one role per template in a company: when
-    ``crm demo`` or ``crm companies create`` makes it, and on ``crm roles seed``.
+    visibility level ``own``, ``team`` or ``all``) and the extensions (the extended template
+    offered by a plugin in ``depends``, the same checks for codes and levels, no other level
+    for a record type the template sets) and refuses to start on any problem, listing all.
+    Extensions are merged into their templates. ``core.access.seed_roles`` later creates
+    one role per template in a company: when ``crm demo`` or ``crm companies create`` makes
+    it, and on ``crm roles seed``. When a company enables a plugin for the first time, its
+    extensions are added to the company's roles made from the extended templates
+    (``core.access.apply_role_extensions``).
     Arguments: none.
-    Returns: an iterable of :class:`core.hooks.RoleTemplate`, or ``None``.
+    Returns: an iterable of :class:`core.hooks.RoleTemplate` and
+    :class:`core.hooks.RoleExtension` values, or ``None``.
     firstresult: no.
     """
 

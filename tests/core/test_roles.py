@@ -185,7 +185,7 @@ def test_every_bad_role_template_is_reported_together_at_start_up(bad_template_p
     "role template 'bad.ok'",
     "plugin 'atrium_test_bad_roles' role template 'bad.string': permissions must be a tuple of "
     "permission codes, not 'atrium_test_bad_roles.read'",
-    "plugin 'atrium_test_bad_roles' offered {'key': 'bad.dict'}, not a RoleTemplate",
+    "plugin 'atrium_test_bad_roles' offered {'key': 'bad.dict'}, not a RoleTemplate or RoleExtension",
 ])
 def test_a_bad_role_template_is_refused_naming_the_template_and_the_problem(bad_template_problems, problem):
     assert problem in bad_template_problems
