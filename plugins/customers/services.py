@@ -215,6 +215,10 @@ from plugins.customers.merge import merge_customers  # noqa: E402
 from plugins.customers.segments import count as segment_count  # noqa: E402
 from plugins.customers.segments import members as segment_members  # noqa: E402
 
+# How phones, emails and searches compare: for other plugins' records too (sales' leads).
+from plugins.customers.normalize import phone_spelling, search_text  # noqa: E402,F401
+
 __all__ = ["contact_point_rows", "create_account", "create_contact", "delete_account", "delete_contact",
-           "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "segment_count",
+           "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "normalize_email",
+           "normalize_phone", "phone_spelling", "search_text", "segment_count",
            "segment_members", "set_tags", "tag_names", "update_account", "update_contact"]

@@ -68,10 +68,10 @@ def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(tmp_path
     assert schema_diff(app) == []
 
 
-@pytest.mark.parametrize("plugin", ["customers"])
+@pytest.mark.parametrize(("plugin", "dependencies"), [("customers", []), ("sales", ["customers"])])
 def test_a_built_in_plugins_migrations_build_its_models_and_go_down_and_up_again(tmp_path, fresh_database_url,
-                                                                                  plugin):
-    app = make_app(tmp_path, fresh_database_url, plugins=[plugin])
+                                                                                  plugin, dependencies):
+    app = make_app(tmp_path, fresh_database_url, plugins=[*dependencies, plugin])
     migrate.upgrade(app)
     assert schema_diff(app) == []
     migrate.downgrade(app, f"{plugin}@base")
