@@ -1,0 +1,103 @@
+"""Validation of leads, shared by the lead form and the API.
+
+Owner choices (the company's members) are known only at request time: :func:`lead_schema`
+gives the schema with them as a ``OneOf`` validator, so the form shows a select and the API
+refuses anyone else. Status ``converted`` is the conversion's to set, never a person's: a
+converted lead keeps it and cannot be moved back by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from core.db import get_session
+from core.models import Membership, User
+from core.tenancy import current_company
+from plugins.sales.models import LEAD_STATUSES
+
+STATUS_LABELS = {"new": _l("New"), "contacted": _l("Contacted"), "qualified": _l("Qualified"),
+                 "unqualified": _l("Unqualified"), "converted": _l("Converted")}
+SETTABLE_STATUSES = tuple(status for status in LEAD_STATUSES if status != "converted")
+
+
+def _text(label: Any, max_length: int, **metadata: Any) -> fields.String:
+    return fields.String(load_default="", validate=validate.Length(max=max_length),
+                         metadata={"label": label, **metadata})
+
+
+class _OptionalEmail(fields.Email):
+    """An email address or nothing: "" (or spaces) clears it; spaces around are dropped."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return ""
+        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        if value != "":
+            super()._validate(value)
+
+
+def _status_field(statuses: Sequence[str]) -> fields.String:
+    return fields.String(load_default="new",
+                         validate=validate.OneOf(statuses, labels=[STATUS_LABELS[s] for s in statuses],
+                                                 error=str(_l("Choose one of the options."))),
+                         metadata={"label": _l("Status"), "choices": [(s, STATUS_LABELS[s]) for s in statuses]})
+
+
+class LeadSchema(Schema):
+    """A lead. Use :func:`lead_schema` to get it with the owner choices of the request."""
+
+    name = fields.String(required=True,
+                         validate=[validate.Length(min=1, error=_l("Enter the person's name.")),
+                                   validate.Length(max=200)],
+                         error_messages={"required": _l("Enter the person's name.")},
+                         metadata={"label": _l("Name")})
+    title = _text(_l("Job title"), 120)
+    organisation = _text(_l("Organisation"), 200)
+    email = _OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
+    phone = _text(_l("Phone"), 40, widget="tel")
+    region = _text(_l("Region"), 80)
+    industry = _text(_l("Industry"), 80)
+    source = _text(_l("Source"), 60, help=_l("Where the lead came from: a fair, the website, a referral…"))
+    campaign = _text(_l("Campaign"), 200)
+    status = _status_field(SETTABLE_STATUSES)
+    owner_id = fields.Integer(load_default=None, allow_none=True,
+                              metadata={"label": _l("Owner"), "blank": _l("Nobody")})
+    notes = fields.String(load_default="", validate=validate.Length(max=10_000),
+                          metadata={"label": _l("Notes"), "widget": "textarea", "attrs": {"rows": 4}})
+
+    def __init__(self, *, owners: Sequence[tuple[int, str]] | None = None, current_status: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if current_status == "converted":  # it stays converted: the only choice offered
+            self.fields["status"] = _status_field(("converted",))
+            self.load_fields["status"] = self.fields["status"]
+            self.fields["status"]._bind_to_schema("status", self)
+        if owners is not None:
+            owner = self.fields["owner_id"]
+            owners = list(owners)
+            owner.validators = [*owner.validators, validate.OneOf(
+                [value for value, _label in owners], labels=[label for _value, label in owners],
+                error=str(_l("Choose an owner among the company's members.")))]
+            owner.metadata = {**owner.metadata, "choices": owners}
+
+
+def member_choices() -> list[tuple[int, str]]:
+    """The company's members as ``(user_id, name)``: who may own a lead."""
+    company = current_company()
+    if company is None:
+        return []
+    return [(user_id, name) for user_id, name in get_session().execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.company_id == company.id).order_by(User.name, User.id))]
+
+
+def lead_schema(current_status: str | None = None, **kwargs: Any) -> LeadSchema:
+    """The lead schema with this request's owner choices (``current_status``: the edited lead's)."""
+    return LeadSchema(owners=member_choices(), current_status=current_status, **kwargs)
