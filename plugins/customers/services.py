@@ -208,6 +208,22 @@ def delete_contact(session: Session, contact: Contact, user_id: int | None) -> C
     return contact
 
 
+def account_names(session: Session, ids: Iterable[int] | None = None, *, limit: int = 500) -> dict[int, str]:
+    """Names by id of the accounts the signed-in user may see (for other plugins' pages): those
+    of ``ids``, or, without ``ids``, the first ``limit`` by name (a form's choices)."""
+    from core.access import visible
+
+    statement = visible(select(Account.id, Account.name), Account, "customers.account")
+    if ids is not None:
+        wanted = {int(account_id) for account_id in ids if account_id is not None}
+        if not wanted:
+            return {}
+        statement = statement.where(Account.id.in_(wanted))
+    else:
+        statement = statement.order_by(Account.name, Account.id).limit(limit)
+    return {account_id: name for account_id, name in session.execute(statement)}
+
+
 # -- duplicates, merge and segments (their own modules; re-exported here for other plugins) ---------
 
 from plugins.customers.duplicates import find_duplicates  # noqa: E402
@@ -218,7 +234,7 @@ from plugins.customers.segments import members as segment_members  # noqa: E402
 # How phones, emails and searches compare: for other plugins' records too (sales' leads).
 from plugins.customers.normalize import phone_spelling, search_text  # noqa: E402,F401
 
-__all__ = ["contact_point_rows", "create_account", "create_contact", "delete_account", "delete_contact",
+__all__ = ["account_names", "contact_point_rows", "create_account", "create_contact", "delete_account", "delete_contact",
            "derived_columns", "find_by_contact_point", "find_duplicates", "merge_customers", "normalize_email",
            "normalize_phone", "phone_spelling", "search_text", "segment_count",
            "segment_members", "set_tags", "tag_names", "update_account", "update_contact"]

@@ -52,6 +52,10 @@ def default_roles():
 def menu_items(user):
     # Leads and Opportunities join the menu with their pages.
     return [
+        MenuItem(label=_l("Leads"), endpoint="sales_leads.index", icon="person-lines-fill", order=20,
+                 permission=READ_LEADS),
+        MenuItem(label=_l("Opportunities"), endpoint="sales_opportunities.index", icon="briefcase", order=22,
+                 permission=READ_OPPORTUNITIES),
         MenuItem(label=_l("Pipelines"), endpoint="sales_pipelines.index", icon="kanban", order=29,
                  permission=MANAGE_PIPELINES),
     ]
@@ -59,9 +63,29 @@ def menu_items(user):
 
 @hookimpl
 def register_blueprints(app):
+    from plugins.sales.api import blp as api
+    from plugins.sales.leads_views import blueprint as leads
+    from plugins.sales.opportunities_api import blp as opportunities_api
+    from plugins.sales.opportunities_views import blueprint as opportunities
     from plugins.sales.pipelines_views import blueprint as pipelines
 
-    return [pipelines]
+    return [pipelines, leads, api, opportunities, opportunities_api]
+
+
+@hookimpl
+def record_panels(record_type, record, user):
+    """The account's opportunities, on an account's page."""
+    from plugins.sales.opportunities_views import panels
+
+    return panels(record_type, record, user)
+
+
+@hookimpl
+def record_actions(record_type, record, user):
+    """"New opportunity" on an account's page; Edit and Move to trash on a deal's page."""
+    from plugins.sales.opportunities_views import actions
+
+    return actions(record_type, record, user)
 
 
 @hookimpl
@@ -69,3 +93,11 @@ def demo_data(session, company):
     from plugins.sales.demo import add_demo_sales
 
     add_demo_sales(session, company)
+
+
+@hookimpl
+def search(query, user, limit):
+    """Leads the user may see, by name, organisation, email or phone."""
+    from plugins.sales.leads_views import search_leads
+
+    return search_leads(query, user, limit)
