@@ -96,6 +96,18 @@ def _company_id_in_context() -> int | None:
     return company.id if company is not None else None
 
 
+def member_choices() -> list[tuple[int, str]]:
+    """The current company's members as ``(user_id, name)`` by name (the email when a person
+    has no name): the choices of an owner or assignee field and of an owner filter."""
+    company_id = _company_id_in_context()
+    if company_id is None:
+        return []
+    rows = get_session().execute(
+        select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.company_id == company_id).order_by(User.name, User.id))
+    return [(row.id, row.name or row.email) for row in rows]
+
+
 def has_permission(user: User | None, code: str, company_id: int | None = None) -> bool:
     """Whether ``user`` holds ``code`` in ``company_id`` (default: the company in context)."""
     if user is None or not getattr(user, "is_authenticated", False):

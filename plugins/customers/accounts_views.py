@@ -18,13 +18,13 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from core.access import ALL, has_permission, require_permission, visibility_level, visible
+from core.access import ALL, has_permission, member_choices, require_permission, visibility_level, visible
 from core.audit import record_type
 from core.db import get_session
 from core.forms import confirmation_required, handle_form
 from core.hooks import RecordAction
 from core.listing import BulkAction, Column, Filter, Listing, distinct_values
-from core.models import Membership, User
+from core.models import User
 from core.records import detail_context
 from core.tenancy import current_company
 from core.ui import flash_undo, safe_next
@@ -71,16 +71,6 @@ class InFilter(Filter):
             if str(value) == raw and self.members is not None:
                 return {self.key: raw}, {}, [self.expression.in_(self.members(value))]
         return {}, {self.key: raw}, []
-
-
-def member_choices() -> list[tuple[int, str]]:
-    """The company's members as ``(user_id, name)``: who may own a record."""
-    company = current_company()
-    if company is None:
-        return []
-    return [(user_id, name) for user_id, name in get_session().execute(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.company_id == company.id).order_by(User.name, User.id))]
 
 
 def tag_choices() -> list[tuple[int, str]]:

@@ -21,7 +21,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate
 from sqlalchemy import Select, String, and_, cast, or_, select
 
-from core.access import visible
+from core.access import member_choices, visible
 from core.api import (
     ApiBlueprint,
     FilterSchema,
@@ -293,8 +293,6 @@ def _load_with_choices(schema: Schema, *, partial: bool = False, ignore: Iterabl
 
 
 def _members() -> list[tuple[int, str]]:
-    from plugins.customers.accounts_views import member_choices
-
     return member_choices()
 
 

@@ -12,7 +12,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import Select, select
 
-from core.access import has_permission, require_permission, visible
+from core.access import has_permission, member_choices, require_permission, visible
 from core.audit import record_type
 from core.db import get_session
 from core.forms import confirmation_required, handle_form
@@ -26,7 +26,6 @@ from plugins.customers.accounts_views import (
     ACCOUNT_TYPE,
     InFilter,
     form_initial,
-    member_choices,
     owner_name,
     tag_choices,
 )

@@ -13,11 +13,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from core.db import get_session
-from core.models import Membership, User
-from core.tenancy import current_company
+from core.access import member_choices
 from plugins.sales.models import LEAD_STATUSES
 
 STATUS_LABELS = {"new": _l("New"), "contacted": _l("Contacted"), "qualified": _l("Qualified"),
@@ -86,16 +83,6 @@ class LeadSchema(Schema):
                 [value for value, _label in owners], labels=[label for _value, label in owners],
                 error=str(_l("Choose an owner among the company's members.")))]
             owner.metadata = {**owner.metadata, "choices": owners}
-
-
-def member_choices() -> list[tuple[int, str]]:
-    """The company's members as ``(user_id, name)``: who may own a lead."""
-    company = current_company()
-    if company is None:
-        return []
-    return [(user_id, name) for user_id, name in get_session().execute(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.company_id == company.id).order_by(User.name, User.id))]
 
 
 def lead_schema(current_status: str | None = None, **kwargs: Any) -> LeadSchema:

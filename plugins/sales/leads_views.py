@@ -21,6 +21,7 @@ from sqlalchemy import Select, select
 from core.access import (
     ALL,
     has_permission,
+    member_choices,
     require_permission,
     visibility_level,
     visible,
@@ -35,7 +36,7 @@ from core.tenancy import current_company
 from core.ui import flash_undo, safe_next
 from plugins.customers.services import phone_spelling
 from plugins.sales import DELETE_LEADS, READ_LEADS, WRITE_LEADS
-from plugins.sales.lead_schemas import STATUS_LABELS, lead_schema, member_choices
+from plugins.sales.lead_schemas import STATUS_LABELS, lead_schema
 from plugins.sales.leads import create_lead, delete_lead, update_lead
 from plugins.sales.models import Lead
 

@@ -20,13 +20,13 @@ from marshmallow import ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from core.access import has_permission, require_permission, visible
+from core.access import has_permission, member_choices, require_permission, visible
 from core.audit import record_type
 from core.db import get_session
 from core.forms import Form, confirmation_required, field_errors, form_data, handle_form
 from core.hooks import RecordAction, RecordPanel
 from core.listing import Column, DateRangeFilter, Filter, Listing
-from core.models import Membership, User
+from core.models import User
 from core.records import detail_context
 from core.tenancy import current_company
 from core.ui import flash_undo
@@ -53,16 +53,6 @@ PANEL_LIMIT = 10  # opportunities listed on an account's page
 
 
 # -- choices ---------------------------------------------------------------------------------------
-
-
-def member_choices() -> list[tuple[int, str]]:
-    """The company's members as ``(user_id, name)``: who may own a deal."""
-    company = current_company()
-    if company is None:
-        return []
-    return [(user_id, name) for user_id, name in get_session().execute(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.company_id == company.id).order_by(User.name, User.id))]
 
 
 def pipeline_choices() -> list[tuple[int, str]]:
