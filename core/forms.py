@@ -239,6 +239,22 @@ def _is_true(value: Any) -> bool:
     return bool(value)
 
 
+class OptionalEmail(fields.Email):
+    """An email address, or nothing: "" (or only spaces) clears it, as an API client sends it.
+    Spaces around an address are dropped before it is checked."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return ""
+        return super()._deserialize(value, attr, data, **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        if value != "":  # nothing to check in "no address"
+            super()._validate(value)
+
+
 class Form:
     """The fields of a marshmallow schema, for showing and validating an HTML form.
 

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from core.forms import OptionalEmail
 from plugins.customers.models import ACCOUNT_KINDS, ACCOUNT_SIZES, ACCOUNT_STATUSES
 from plugins.customers.normalize import normalize_phone, split_values
 
@@ -43,22 +44,6 @@ def _name_field(label: Any) -> fields.String:
 def _text(label: Any, max_length: int, **metadata: Any) -> fields.String:
     return fields.String(load_default="", validate=validate.Length(max=max_length),
                          metadata={"label": label, **metadata})
-
-
-class _OptionalEmail(fields.Email):
-    """An email address, or nothing: "" (or only spaces) clears it, as an API client sends it.
-    Spaces around an address are dropped before it is checked."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
-                return ""
-        return super()._deserialize(value, attr, data, **kwargs)
-
-    def _validate(self, value: Any) -> None:
-        if value != "":  # nothing to check in "no address"
-            super()._validate(value)
 
 
 _OTHER_VALUES_MAX = 10
@@ -114,7 +99,7 @@ def _other_emails_field() -> _Values:
 
 
 def _email_field() -> fields.Email:
-    return _OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
+    return OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
 
 
 def _tags_field() -> fields.String:

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 from core.access import member_choices
+from core.forms import OptionalEmail
 from plugins.sales.models import LEAD_STATUSES
 
 STATUS_LABELS = {"new": _l("New"), "contacted": _l("Contacted"), "qualified": _l("Qualified"),
@@ -25,19 +26,6 @@ SETTABLE_STATUSES = tuple(status for status in LEAD_STATUSES if status != "conve
 def _text(label: Any, max_length: int, **metadata: Any) -> fields.String:
     return fields.String(load_default="", validate=validate.Length(max=max_length),
                          metadata={"label": label, **metadata})
-
-
-class _OptionalEmail(fields.Email):
-    """An email address or nothing: "" (or spaces) clears it; spaces around are dropped."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return ""
-        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)
-
-    def _validate(self, value: Any) -> None:
-        if value != "":
-            super()._validate(value)
 
 
 def _status_field(statuses: Sequence[str]) -> fields.String:
@@ -57,7 +45,7 @@ class LeadSchema(Schema):
                          metadata={"label": _l("Name")})
     title = _text(_l("Job title"), 120)
     organisation = _text(_l("Organisation"), 200)
-    email = _OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
+    email = OptionalEmail(load_default="", validate=validate.Length(max=254), metadata={"label": _l("Email")})
     phone = _text(_l("Phone"), 40, widget="tel")
     region = _text(_l("Region"), 80)
     industry = _text(_l("Industry"), 80)
