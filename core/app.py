@@ -143,6 +143,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)  # after auth, CSRF and tenancy: it orders its request hooks around theirs
 
     problems += _register_plugin_blueprints(app, manager)
+    tenancy.exempt_company_from_url_views(app)  # forms posted from other sites: no CSRF token
     problems += _register_plugin_commands(app, manager)
     collected, declaration_problems = declarations.collect(manager)
     problems += declaration_problems

@@ -8,19 +8,20 @@ same transaction, so the trail cannot disagree with the data.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import DateTime, Integer, Select, String, cast, event, func, insert, inspect, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import Audited, CompanyMixin, utcnow
 from core.models import AuditEntry, User
 from core.scoping import COMPANY_KEY
 
-__all__ = ["Audited", "history", "log_action", "record_id", "record_type", "set_actor"]
+__all__ = ["Audited", "history", "log_action", "log_many", "log_actions", "record_id", "record_type", "set_actor"]
 
 ACTOR_KEY = "crm_user_id"
 NOT_AUDITED = frozenset({"created_at", "updated_at", "deleted_by_id"})
@@ -143,11 +144,41 @@ def log_action(session: Session, record: object, action: str, changes: dict[str,
     """Write one entry for an action the flush listener cannot see in the columns (a merge):
     ``action`` (at most 16 characters) and ``changes`` as ``{name: [old, new]}``, by the acting
     user, in the session's transaction."""
-    company_id = record.company_id if isinstance(record, CompanyMixin) else session.info.get(COMPANY_KEY) or None
-    session.connection().execute(AuditEntry.__table__.insert(), [{
-        "company_id": company_id, "user_id": _actor(session), "record_type": record_type(record),
-        "record_id": record_id(record), "action": action, "changes": _json_safe(changes), "at": utcnow(),
-    }])
+    log_actions(session, [(record, action, changes)])
+
+
+def log_actions(session: Session, actions: Iterable[tuple[object, str, dict[str, list[Any]]]]) -> None:
+    """:func:`log_action` for many ``(record, action, changes)`` at once, in one statement
+    (bulk work writes its trail without a query per record)."""
+    actor, now, scoped = _actor(session), utcnow(), session.info.get(COMPANY_KEY) or None
+    rows = [{
+        "company_id": record.company_id if isinstance(record, CompanyMixin) else scoped, "user_id": actor,
+        "record_type": record_type(record), "record_id": record_id(record), "action": action,
+        "changes": _json_safe(changes), "at": now,
+    } for record, action, changes in actions]
+    if rows:
+        session.connection().execute(AuditEntry.__table__.insert(), rows)
+
+
+def log_many(session: Session, company_id: int | None, type_name: str, action: str, field: str,
+             rows: Select[Any]) -> int:
+    """Write, in one INSERT … SELECT, an entry for each row of ``rows`` (a Select of three
+    columns: the record's id, the old and the new value of ``field``) about records of the
+    type ``type_name`` (:func:`record_type`) in ``company_id``: ``changes`` is
+    ``{field: [old, new]}``, by the acting user, in the session's transaction. For changes
+    made with Core statements over many rows at once, which the flush listener does not see:
+    no row comes back to Python. Returns the number of entries written."""
+    source = rows.subquery()
+    record, old, new = source.c[0], source.c[1], source.c[2]
+    if session.get_bind().dialect.name == "postgresql":
+        changes = func.json_build_object(field, func.json_build_array(old, new))
+    else:
+        changes = func.json_object(field, func.json_array(old, new))
+    statement = insert(AuditEntry).from_select(
+        ["company_id", "user_id", "record_type", "record_id", "action", "changes", "at"],
+        select(literal(company_id, Integer), literal(_actor(session), Integer), literal(type_name),
+               cast(record, String), literal(action), changes, literal(utcnow(), DateTime(timezone=True))))
+    return int(session.execute(statement).rowcount or 0)
 
 
 def history(session: Session, record: object, limit: int = 100) -> list[tuple[AuditEntry, str | None]]:

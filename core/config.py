@@ -182,6 +182,9 @@ OPTIONS: tuple[Option, ...] = (
            "is set, else in each web process's memory (each process then allows this many)."),
     Option("CRM_API_MAX_CONTENT_LENGTH", 1024 * 1024, _at_least(1),
            "Largest API request body in bytes (default 1 MiB); a larger one gets 413."),
+    Option("CRM_WEB_FORM_RATE_LIMIT", 10, _at_least(0),
+           "Posts per minute that one client address may send to one public web form (0: no limit). "
+           "Counted like CRM_API_RATE_LIMIT."),
 )
 OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
 

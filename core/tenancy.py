@@ -1,8 +1,15 @@
-"""The company in context for a request, its enabled plugins, and the plugin route gate."""
+"""The company in context for a request, its enabled plugins, and the plugin route gate.
+
+The company of a request is the signed-in user's (chosen in their session). A few public
+views serve a company that the *URL* names instead, such as a form on a company's own website
+posting to a URL that holds the form's key: mark them :func:`company_from_url` and call
+:func:`enter_company` once the company is known.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request, session
 from flask_login import current_user
@@ -13,7 +20,10 @@ from core.models import Company
 from core.plugin_manager import PluginManager, ScopedHooks
 from core.scoping import NO_COMPANY, set_company
 
+F = TypeVar("F", bound=Callable[..., object])
+
 OWNERS_KEY = "crm.blueprint_owners"
+COMPANY_FROM_URL = "_crm_company_from_url"
 
 
 def current_company() -> Company | None:
@@ -74,11 +84,61 @@ def plugin_of_endpoint(endpoint: str | None) -> str | None:
     return current_app.extensions[OWNERS_KEY].get(blueprint)
 
 
+def company_from_url(view: F) -> F:
+    """Mark a public view whose company comes from its URL (a key), not from the session.
+
+    Such a view serves visitors of another site (a form on a company's website), signed
+    in or not, so the core does not resolve the visitor's company for it: the request starts
+    with no company (every scoped query finds nothing) and the plugin gate is left to
+    :func:`enter_company`, which the view calls once it has found its company (look the key
+    up with ``execution_options(crm_unscoped=True)``). Nothing of the visitor's session is
+    used, so there is nothing for a CSRF token to protect: the view is exempt from the CSRF
+    check (another site's form cannot carry our token). Combine it with
+    :func:`core.auth.public`, and do not read ``current_user`` in it.
+    """
+    setattr(view, COMPANY_FROM_URL, True)
+    return view
+
+
+def enter_company(company_id: int) -> bool:
+    """Make ``company_id`` the company in context of a :func:`company_from_url` view: its
+    enabled plugins, the scope of the request's queries. False (answer 404, as for any
+    route of a disabled plugin) when the plugin serving the view is not enabled for it.
+    The audit trail records what the view changes with no user: the visitor is nobody of
+    ours, even if someone happens to be signed in in that browser."""
+    from core.audit import set_actor
+
+    company = get_session().get(Company, company_id)
+    if company is None:
+        return False
+    set_actor(get_session(), None)
+    manager: PluginManager = current_app.extensions["crm.plugins"]
+    g.crm_company = company
+    g.crm_enabled = enabled_plugins(get_session(), manager, company.id)
+    set_company(get_session(), company.id)
+    owner = plugin_of_endpoint(request.endpoint)
+    return owner is None or owner in g.crm_enabled
+
+
+def exempt_company_from_url_views(app: Flask) -> None:
+    """Exempt the :func:`company_from_url` views from CSRF (call once the routes are known)."""
+    csrf = app.extensions["csrf"]
+    for view in app.view_functions.values():
+        if getattr(view, COMPANY_FROM_URL, False):
+            csrf.exempt(view)
+
+
 def init_app(app: Flask) -> None:
     app.extensions.setdefault(OWNERS_KEY, {})
 
     @app.before_request
     def load_company_context():  # type: ignore[no-untyped-def]
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if getattr(view, COMPANY_FROM_URL, False):  # the view finds its company: enter_company()
+            g.crm_company = None
+            g.crm_enabled = frozenset()
+            set_company(get_session(), NO_COMPANY)
+            return
         company = _resolve_company()
         g.crm_company = company
         set_company(get_session(), company.id if company else NO_COMPANY)

@@ -214,3 +214,19 @@ def test_a_merge_screen_asks_only_about_fields_a_person_chooses(app, company, pa
             assert differing_fields(records) == ["name", "colour"]
             records[1].colour = " red "
             assert differing_fields(records) == ["name"]
+
+
+def test_a_plugins_own_audit_action_shows_its_code_and_changes_not_a_deletion(app, company, parts):
+    from flask import render_template_string
+
+    from core.audit import history, log_action
+    from fx_merge.models import Part
+
+    first = parts[0]
+    with app.test_request_context():
+        session = get_session()
+        with company_scope(session, company.id):
+            log_action(session, session.get(Part, first), "new_key", {"key": [None, "rotated"]})
+            text = render_template_string('{% include "audit/_history.html" %}',
+                                          entries=history(session, session.get(Part, first)))
+    assert "<code>new_key</code>" in text and "rotated" in text and "for good" not in text
