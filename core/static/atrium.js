@@ -73,6 +73,90 @@
     }, 0);
   });
 
+  /* Pickers (templates/macros/picker.html): an ARIA combobox whose options htmx loads while
+     typing. Up/Down move through them, Enter or a click chooses one (the hidden input gets its
+     value and a "change" event), Escape or leaving the picker closes the list. */
+  function pickerParts(element) {
+    var root = element.closest("[data-picker]");
+    if (!root) return null;
+    return { root: root, text: root.querySelector("[data-picker-text]"),
+             value: root.querySelector("[data-picker-value]"), list: root.querySelector("[data-picker-listbox]") };
+  }
+
+  function pickerOptions(parts) {
+    return Array.prototype.slice.call(parts.list.querySelectorAll('[role="option"]:not([aria-disabled="true"])'));
+  }
+
+  function pickerOpen(parts, open) {
+    parts.list.hidden = !open;
+    parts.text.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) parts.text.removeAttribute("aria-activedescendant");
+  }
+
+  function pickerMark(parts, option) {
+    pickerOptions(parts).forEach(function (each) {
+      var on = each === option;
+      each.classList.toggle("active", on);
+      each.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    if (option) {
+      parts.text.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function pickerChoose(parts, option) {
+    parts.value.value = option.getAttribute("data-value");
+    parts.text.value = option.textContent.trim();
+    pickerOpen(parts, false);
+    parts.value.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLElement) || !target.matches("[data-picker-text]")) return;
+    var parts = pickerParts(target);
+    var options = pickerOptions(parts);
+    var active = parts.list.querySelector('[role="option"].active');
+    var index = options.indexOf(active);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!options.length) return;
+      pickerOpen(parts, true);
+      var next = event.key === "ArrowDown" ? Math.min(index + 1, options.length - 1) : Math.max(index - 1, 0);
+      pickerMark(parts, options[next]);
+      event.preventDefault();
+    } else if (event.key === "Enter" && !parts.list.hidden && active) {
+      pickerChoose(parts, active);
+      event.preventDefault();  /* choosing, not submitting the form */
+    } else if (event.key === "Escape" && !parts.list.hidden) {
+      pickerOpen(parts, false);
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("mousedown", function (event) {
+    var option = event.target instanceof Element ? event.target.closest("[data-picker-listbox] [role=option]") : null;
+    if (option && option.getAttribute("aria-disabled") !== "true") {
+      event.preventDefault();  /* keep the focus in the text box */
+      pickerChoose(pickerParts(option), option);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = event.detail && event.detail.target;
+    if (!list || !list.hasAttribute || !list.hasAttribute("data-picker-listbox")) return;
+    var parts = pickerParts(list);
+    pickerOpen(parts, list.children.length > 0 && parts.text.value.trim() !== "");
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var parts = event.target instanceof Element ? pickerParts(event.target) : null;
+    if (!parts) return;
+    setTimeout(function () {
+      if (!parts.root.contains(document.activeElement)) pickerOpen(parts, false);
+    }, 0);
+  });
+
   /* Charts (core/widgets.py): draw each canvas[data-chart] once, from its JSON config, when
      Chart.js is on the page (the home page loads it). */
   function drawCharts(root) {
