@@ -4,7 +4,10 @@ Interactions and tasks point at the record they are about through a generic refe
 (``subject_type`` = :func:`core.audit.record_type`, ``subject_id`` = its id as text), so a
 record of any plugin has a history. When the subject is an account, or a contact at an
 account, ``account_id`` is filled too: the account's timeline is then one indexed query and
-its ``last_follow_up_at`` / ``next_follow_up_at`` stay in step here, whatever writes.
+its ``last_follow_up_at`` / ``next_follow_up_at`` stay in step here, whatever writes. A record
+of another plugin whose model has an ``account_id`` fills it the same way (its history shows
+on the account's timeline), and one whose model has those two columns has them kept in step
+too (:data:`FOLLOW_UP_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.access import visible
 from core.audit import Audited
@@ -113,14 +116,70 @@ def aware(moment: datetime | None) -> datetime | None:
 
 def _account_and_contact(session: Session, subject_type: str, subject_id: str,
                          account_id: int | None, contact_id: int | None) -> tuple[int | None, int | None]:
-    """The account and contact a subject stands for: itself, or a contact's account."""
+    """The account and contact a subject stands for: itself, or a contact's account, or, for
+    a record of another plugin whose model has an ``account_id`` column (a deal), that account."""
     if subject_type == ACCOUNT_TYPE:
         account_id = int(subject_id)
     elif subject_type == CONTACT_TYPE:
         contact_id = int(subject_id)
     if contact_id is not None and account_id is None:
         account_id = session.scalar(select(Contact.account_id).where(Contact.id == contact_id))
+    if account_id is None and subject_type not in OWN_MODELS:
+        model, key = _model_and_key(subject_type, subject_id)
+        if model is not None and isinstance(getattr(model, "account_id", None), InstrumentedAttribute):
+            account_id = session.scalar(select(model.account_id).where(_primary_key(model) == key))  # type: ignore[attr-defined]
     return account_id, contact_id
+
+
+# A record of any plugin may keep its own follow-up dates: a model with these two columns
+# (a lead, a deal) has them kept in step here, like an account's.
+FOLLOW_UP_COLUMNS = ("last_follow_up_at", "next_follow_up_at")
+
+
+def _model_and_key(subject_type: str, subject_id: str | int) -> tuple[type | None, Any]:
+    """The mapped model of ``subject_type`` and ``subject_id`` as its primary key's type."""
+    model = OWN_MODELS.get(subject_type) or mapped_model(subject_type)
+    key = _primary_key(model) if model is not None else None
+    if key is None:
+        return None, None
+    try:
+        return model, key.type.python_type(subject_id)
+    except (TypeError, ValueError, NotImplementedError):
+        return None, None
+
+
+def _dated_subject(session: Session, subject_type: str, subject_id: str | int) -> Any | None:
+    """The subject's row when its model keeps follow-up dates of its own (accounts excepted:
+    their dates follow every row that carries their ``account_id``)."""
+    if subject_type == ACCOUNT_TYPE:
+        return None
+    model, key = _model_and_key(subject_type, subject_id)
+    if model is None or not all(isinstance(getattr(model, name, None), InstrumentedAttribute)
+                                for name in FOLLOW_UP_COLUMNS):
+        return None
+    return session.get(model, key)
+
+
+def _subject_last_follow_up(session: Session, subject_type: str, subject_id: str | int, moment: datetime) -> None:
+    """Move the subject's last follow-up forward to ``moment`` (never back)."""
+    record = _dated_subject(session, subject_type, subject_id)
+    if record is not None and (record.last_follow_up_at is None or aware(record.last_follow_up_at) < moment):
+        record.last_follow_up_at = moment
+        session.flush()
+
+
+def _subject_next_follow_up(session: Session, subject_type: str, subject_id: str | int) -> None:
+    """The subject's next follow-up: the earliest due date of the open tasks about it."""
+    record = _dated_subject(session, subject_type, subject_id)
+    if record is None:
+        return
+    session.flush()
+    earliest = aware(session.scalar(select(func.min(FollowUpTask.due_at)).where(
+        FollowUpTask.subject_type == subject_type, FollowUpTask.subject_id == str(subject_id),
+        FollowUpTask.done_at.is_(None))))
+    if aware(record.next_follow_up_at) != earliest:
+        record.next_follow_up_at = earliest
+        session.flush()
 
 
 def find_subject(record_type: str, record_id: str | int, user: Any = None) -> Any | None:
@@ -133,7 +192,7 @@ def find_subject(record_type: str, record_id: str | int, user: Any = None) -> An
     """
     from core.db import get_session
 
-    model = OWN_MODELS.get(record_type) or _mapped_model(record_type)
+    model = OWN_MODELS.get(record_type) or mapped_model(record_type)
     if model is None:
         return None
     key = _primary_key(model)
@@ -150,7 +209,7 @@ def find_subject(record_type: str, record_id: str | int, user: Any = None) -> An
     return get_session().scalar(statement)
 
 
-def _mapped_model(record_type: str) -> type | None:
+def mapped_model(record_type: str) -> type | None:
     """The company-scoped model mapped under ``record_type``: rows of another company, or of no
     company at all (users, companies), must never become a subject."""
     for mapper in Base.registry.mappers:
@@ -206,6 +265,7 @@ def log_interaction(
                                     or aware(account.last_follow_up_at) < occurred_at):
             account.last_follow_up_at = occurred_at
             session.flush()
+    _subject_last_follow_up(session, subject_type, subject_id, occurred_at)
     emit("customers.interaction.logged", {
         "id": interaction.id, "kind": kind, "subject_type": subject_type, "subject_id": subject_id,
         "account_id": account_id, "contact_id": contact_id, "occurred_at": occurred_at.isoformat(),
@@ -236,6 +296,10 @@ def _subject_clause(model: type, subject_type: str, subject_id: str) -> Any:
     """
     if subject_type == ACCOUNT_TYPE and str(subject_id).isdigit():
         return model.account_id == int(subject_id)  # type: ignore[attr-defined]
+    if subject_type == CONTACT_TYPE and model is Interaction and str(subject_id).isdigit():
+        # Every interaction about a contact carries ``contact_id``, and so do those about
+        # another record that became this contact (a converted lead: services.attach_history).
+        return Interaction.contact_id == int(subject_id)
     return and_(model.subject_type == subject_type, model.subject_id == str(subject_id))  # type: ignore[attr-defined]
 
 
@@ -392,6 +456,7 @@ def create_task(
     session.add(task)
     session.flush()
     recompute_next_follow_up(session, account_id)
+    _subject_next_follow_up(session, subject_type, subject_id)
     emit("customers.task.created", _task_payload(task), session=session)
     return task
 
@@ -402,6 +467,7 @@ def complete_task(session: Session, task: FollowUpTask, *, now: datetime | None 
         task.done_at = now or utcnow()
         session.flush()
         recompute_next_follow_up(session, task.account_id)
+        _subject_next_follow_up(session, task.subject_type, task.subject_id)
         emit("customers.task.completed", _task_payload(task), session=session)
     return task
 
@@ -412,6 +478,7 @@ def reopen_task(session: Session, task: FollowUpTask) -> FollowUpTask:
         task.done_at = None
         session.flush()
         recompute_next_follow_up(session, task.account_id)
+        _subject_next_follow_up(session, task.subject_type, task.subject_id)
         emit("customers.task.reopened", _task_payload(task), session=session)
     return task
 
@@ -446,19 +513,26 @@ def update_task(session: Session, task: FollowUpTask, changes: dict[str, Any]) -
     session.flush()
     if "due_at" in changed:
         recompute_next_follow_up(session, task.account_id)
+        _subject_next_follow_up(session, task.subject_type, task.subject_id)
     emit("customers.task.updated", _task_payload(task), session=session)
     return task
 
 
 def subject_endpoint(task: FollowUpTask) -> tuple[str, dict[str, Any]] | None:
-    """The endpoint and arguments of the page of the task's subject, when it is an account
-    or a contact (else none): for links built in a request or in a job alike."""
+    """The endpoint and arguments of the page of the task's subject, when it is an account,
+    a contact or a record whose model declares ``__detail_endpoint__`` (else none): for links
+    built in a request or in a job alike."""
     if not str(task.subject_id).isdigit():
         return None
     if task.subject_type == ACCOUNT_TYPE:
         return "customers_accounts.detail", {"account_id": int(task.subject_id)}
     if task.subject_type == CONTACT_TYPE:
         return "customers_contacts.detail", {"contact_id": int(task.subject_id)}
+    # A record of another plugin names its page: ``__detail_endpoint__ = (endpoint, argument)``.
+    model = mapped_model(task.subject_type)
+    declared = getattr(model, "__detail_endpoint__", None) if model is not None else None
+    if declared:
+        return declared[0], {declared[1]: int(task.subject_id)}
     return None
 
 

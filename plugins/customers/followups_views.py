@@ -31,6 +31,7 @@ from plugins.customers.followups import (
     KIND_LABELS,
     TIMELINE_PAGE_SIZE,
     VISIBILITY_TYPES,
+    mapped_model,
     InteractionSchema,
     TaskSchema,
     aware,
@@ -331,8 +332,8 @@ def subject_url(task: FollowUpTask) -> str | None:
 
 
 def subject_names(tasks: list[FollowUpTask]) -> dict[tuple[str, str], str]:
-    """The names of the accounts and contacts the tasks are about: one query per kind, and
-    only the ones the user may see."""
+    """The names of the records the tasks are about (accounts, contacts, and named records of
+    other plugins): one query per kind, and only the ones the user may see."""
     names: dict[tuple[str, str], str] = {}
     for record_type, model in ((ACCOUNT_TYPE, Account), (CONTACT_TYPE, Contact)):
         ids = {int(t.subject_id) for t in tasks if t.subject_type == record_type and t.subject_id.isdigit()}
@@ -340,6 +341,16 @@ def subject_names(tasks: list[FollowUpTask]) -> dict[tuple[str, str], str]:
             statement = visible(select(model.id, model.name).where(model.id.in_(ids)), model,
                                 VISIBILITY_TYPES[record_type])
             names.update({(record_type, str(row.id)): row.name for row in get_session().execute(statement)})
+    # Records of other plugins (a deal, a lead) with a name, through their own visibility.
+    for record_type in {t.subject_type for t in tasks} - set(VISIBILITY_TYPES):
+        model = mapped_model(record_type)
+        ids = {int(t.subject_id) for t in tasks if t.subject_type == record_type and t.subject_id.isdigit()}
+        if model is None or not ids or not hasattr(model, "name") or not hasattr(model, "owner_id") \
+                or not getattr(model, "__permission_prefix__", None):
+            continue
+        statement = visible(select(model.id, model.name).where(model.id.in_(ids)), model,
+                            model.__permission_prefix__)
+        names.update({(record_type, str(row.id)): row.name for row in get_session().execute(statement)})
     return names
 
 

@@ -100,8 +100,9 @@ class Account(_Reachable, CompanyMixin, OwnerMixin, SoftDeleteMixin, Audited, Ti
     # Each index starts with the company: the list in name order reads its first page straight
     # from (company_id, name), and the classification filters' choices are read one index
     # probe per value (core.listing.distinct_values).
+    # (company_id, owner_id): how many accounts each rep owns (services.owned_account_counts).
     __table_args__ = tuple(Index(f"ix_customers_account_company_{name}", "company_id", name)
-                           for name in ("name", "industry", "region", "source", "tier"))
+                           for name in ("name", "industry", "region", "source", "tier", "owner_id"))
     __record_label__ = "Accounts"
     __permission_prefix__ = "customers.account"
     # Derived: the normalised copies, and the follow-up dates the history and tasks keep.
