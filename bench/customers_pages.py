@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.support import measure  # noqa: E402  (after the path is set)
 
 BUDGET_MS = 50.0
 BATCH = 20_000
@@ -106,17 +107,6 @@ def populate(app, accounts: int) -> tuple[int, int]:  # type: ignore[no-untyped-
         connection.execute(insert(Interaction), batch)
     session.commit()
     return company.id, accounts // 2
-
-
-def measure(client, path: str, runs: int) -> float:  # type: ignore[no-untyped-def]
-    client.get(path)  # warm the caches and the templates
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = client.get(path)
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return statistics.median(times)
 
 
 def main() -> int:

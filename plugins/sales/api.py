@@ -28,6 +28,7 @@ from core.db import get_session
 from core.tenancy import current_company
 from plugins.customers.services import normalize_email
 from plugins.sales import DELETE_LEADS, READ_LEADS, WRITE_LEADS
+from plugins.sales.assignment import has_active_rules
 from plugins.sales.lead_schemas import LeadSchema, lead_schema
 from plugins.sales.leads import create_lead, delete_lead, update_lead
 from plugins.sales.leads_views import visible_leads
@@ -52,6 +53,9 @@ class LeadOut(LeadSchema):
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
     score = fields.Integer(dump_only=True)
     grade = fields.String(dump_only=True)
+    score_details = fields.List(fields.Dict(), dump_only=True, allow_none=True, metadata={
+        "description": "Why the lead has its score: the scoring rules that applied, each with "
+                       "rule_id, label, points and times (null: not scored yet)."})
     team_id = fields.Integer(dump_only=True, allow_none=True)
     utm_source = fields.String(dump_only=True)
     utm_medium = fields.String(dump_only=True)
@@ -122,9 +126,13 @@ class Leads(MethodView):
     @blp.response(201, LeadOut)
     @require_permission(WRITE_LEADS)
     def post(self, data: dict[str, Any]) -> Any:
-        """Add a lead (owned by the token's user unless ``owner_id`` says otherwise)."""
+        """Add a lead. Without ``owner_id`` in the body, the assignment rules choose its owner
+        when the company has active rules (unowned, in the customer pool, when none gives it to
+        anyone); otherwise, and for ``owner_id: null``, it is the token's user's."""
         _check_with_choices()
-        return create_lead(get_session(), current_company().id, data, current_user.id)
+        session = get_session()
+        by_rules = "owner_id" not in (request.get_json(silent=True) or {}) and has_active_rules(session)
+        return create_lead(session, current_company().id, data, current_user.id, by_rules=by_rules)
 
 
 @blp.route("/leads/<int:lead_id>")

@@ -58,8 +58,11 @@ class LeadSchema(Schema):
                           metadata={"label": _l("Notes"), "widget": "textarea", "attrs": {"rows": 4}})
 
     def __init__(self, *, owners: Sequence[tuple[int, str]] | None = None, current_status: str | None = None,
-                 **kwargs: Any) -> None:
+                 auto_assign: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if auto_assign:  # a new lead and assignment rules exist: no owner means "the rules choose"
+            owner = self.fields["owner_id"]
+            owner.metadata = {**owner.metadata, "blank": _l("Assign automatically")}
         if current_status == "converted":  # it stays converted: the only choice offered
             self.fields["status"] = _status_field(("converted",))
             self.load_fields["status"] = self.fields["status"]

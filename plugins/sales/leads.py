@@ -15,12 +15,15 @@ from sqlalchemy.orm import Session
 
 from core.events import emit
 from core.trash import soft_delete
+from plugins.sales.assignment import assign_lead
 from plugins.sales.models import Lead
+from plugins.sales.scoring import rescore_leads
 
-# What a person may set; status "converted", score, grade and the conversion columns are the
+# What a person or a capture channel may set (the form has no UTM fields; a web form and the
+# import bring them); status "converted", score, grade and the conversion columns are the
 # system's (conversion and scoring set them).
 LEAD_FIELDS = ("name", "title", "organisation", "email", "phone", "region", "industry", "source", "campaign",
-               "status", "owner_id", "notes")
+               "utm_source", "utm_medium", "utm_campaign", "team_id", "status", "owner_id", "notes")
 
 
 def _assign(lead: Lead, data: Mapping[str, Any]) -> None:
@@ -34,15 +37,21 @@ def _event(action: str, lead: Lead, session: Session) -> None:
     emit(f"sales.lead.{action}", {"id": lead.id, "name": lead.name}, session=session)
 
 
-def create_lead(session: Session, company_id: int, data: Mapping[str, Any], owner_id: int | None) -> Lead:
-    """Add a lead from loaded ``data``; ``owner_id`` is used when ``data`` names none."""
+def create_lead(session: Session, company_id: int, data: Mapping[str, Any], owner_id: int | None,
+                *, by_rules: bool = False) -> Lead:
+    """Add a lead from loaded ``data``; ``owner_id`` is used when ``data`` names none, unless
+    ``by_rules``: then the assignment rules choose (:mod:`plugins.sales.assignment`), and the
+    lead stays unowned, for the customer pool, when no rule gives it to anyone."""
     lead = Lead(company_id=company_id, status="new")
     _assign(lead, data)
-    if lead.owner_id is None:
+    if lead.owner_id is None and not by_rules:
         lead.owner_id = owner_id
     session.add(lead)
     session.flush()
+    rescore_leads(session, [lead.id])
     _event("created", lead, session)
+    if lead.owner_id is None and by_rules:
+        assign_lead(session, lead)
     return lead
 
 
@@ -50,6 +59,7 @@ def update_lead(session: Session, lead: Lead, data: Mapping[str, Any]) -> Lead:
     """Change ``lead`` with the loaded ``data`` (fields left out stay as they are)."""
     _assign(lead, data)
     session.flush()
+    rescore_leads(session, [lead.id])
     _event("updated", lead, session)
     return lead
 

@@ -35,7 +35,8 @@ from core.records import detail_context
 from core.tenancy import current_company
 from core.ui import flash_undo, safe_next
 from plugins.customers.services import phone_spelling
-from plugins.sales import DELETE_LEADS, READ_LEADS, WRITE_LEADS
+from plugins.sales import ASSIGN_LEADS, DELETE_LEADS, READ_LEADS, WRITE_LEADS
+from plugins.sales.assignment import assign_unowned, has_active_rules, reassign_leads
 from plugins.sales.lead_schemas import STATUS_LABELS, lead_schema
 from plugins.sales.leads import create_lead, delete_lead, update_lead
 from plugins.sales.models import Lead
@@ -73,6 +74,13 @@ def _owner_name() -> Any:
     return select(User.name).where(User.id == Lead.owner_id).correlate(Lead).scalar_subquery()
 
 
+def _grade_choices() -> list[tuple[str, str]]:
+    """The company's grades (lead scoring), best first."""
+    from plugins.sales.scoring import grade_bands
+
+    return [(grade, grade) for grade, _minimum in grade_bands(get_session())]
+
+
 def _status_label(value: Any) -> str:
     return str(STATUS_LABELS.get(value, value or ""))
 
@@ -93,6 +101,8 @@ LEADS = Listing(
         Column("region", _l("Region"), sortable=True, optional=True, default=False),
         Column("industry", _l("Industry"), sortable=True, optional=True, default=False),
         Column("owner", _l("Owner"), _owner_name(), sortable=True, optional=True),
+        Column("score", _l("Score"), sortable=True, optional=True, default=False),
+        Column("grade", _l("Grade"), sortable=True, optional=True, default=False),
         Column("next_follow_up", _l("Next follow-up"), Lead.next_follow_up_at, sortable=True, optional=True,
                default=False),
         Column("added", _l("Added"), Lead.created_at, sortable=True, optional=True),
@@ -103,10 +113,14 @@ LEADS = Listing(
         Filter("region", _l("Region"), Lead.region, choices=_distinct(Lead.region)),
         Filter("industry", _l("Industry"), Lead.industry, choices=_distinct(Lead.industry)),
         Filter("owner", _l("Owner"), Lead.owner_id, choices=member_choices),
+        Filter("grade", _l("Grade"), Lead.grade, choices=_grade_choices),
     ],
     bulk_actions=[
         BulkAction("trash", _l("Move to trash"), "sales_leads.bulk_delete", permission=DELETE_LEADS,
                    confirm=_l("Move the selected leads to the trash?"), danger=True),
+        BulkAction("assign", _l("Assign to…"), "sales_leads.bulk_assign", permission=ASSIGN_LEADS),
+        BulkAction("apply_rules", _l("Apply assignment rules"), "sales_leads.bulk_apply_rules", permission=ASSIGN_LEADS,
+                   confirm=_l("Give the selected leads that have no owner to whom the assignment rules say?")),
     ],
     default_sort="-added",
     extra=[Lead.id],
@@ -144,6 +158,42 @@ def bulk_delete() -> Any:
     return redirect(safe_next(request.form.get("next"), url_for("sales_leads.index")))
 
 
+@blueprint.post("/bulk/assign")
+@require_permission(ASSIGN_LEADS)
+def bulk_assign() -> Any:
+    """"Assign to…": the selected leads (those the manager sees) go to one member. Posted
+    from the list without ``owner_id``, it first asks whom to, keeping the selection."""
+    leads = LEADS.selected(visible_leads())
+    owners = dict(member_choices())
+    back = safe_next(request.form.get("next"), url_for("sales_leads.index"))
+    raw = request.form.get("owner_id", "").strip()
+    if not raw.isdigit() or int(raw) not in owners:
+        error = _("Choose a member of the company.") if raw else None
+        return render_template("sales/assignment/reassign.html", leads=leads, owners=owners, back=back,
+                               error=error), 422 if error else 200
+    reassign_leads(get_session(), leads, int(raw))
+    flash(ngettext("%(num)s lead given to %(name)s.", "%(num)s leads given to %(name)s.", len(leads),
+                   name=owners[int(raw)]), "success")
+    return redirect(back)
+
+
+@blueprint.post("/bulk/apply-rules")
+@require_permission(ASSIGN_LEADS)
+def bulk_apply_rules() -> Any:
+    """The assignment rules, run on the selected leads that have no owner."""
+    leads = LEADS.selected(visible_leads())
+    outcome = assign_unowned(get_session(), [lead.id for lead in leads])
+    given = sum(1 for owner_id in outcome.values() if owner_id is not None)
+    owned, unowned = len(leads) - len(outcome), len(outcome) - given
+    parts = [ngettext("The rules gave %(num)s lead an owner.", "The rules gave %(num)s leads an owner.", given)]
+    if unowned:
+        parts.append(ngettext("%(num)s stays unowned.", "%(num)s stay unowned.", unowned))
+    if owned:
+        parts.append(ngettext("%(num)s had an owner already.", "%(num)s had an owner already.", owned))
+    flash(" ".join(parts), "success")
+    return redirect(safe_next(request.form.get("next"), url_for("sales_leads.index")))
+
+
 # -- one lead --------------------------------------------------------------------------------------
 
 
@@ -158,12 +208,15 @@ def lead_or_404(lead_id: int) -> Lead:
 @blueprint.route("/new", methods=["GET", "POST"])
 @require_permission(WRITE_LEADS)
 def new() -> Any:
+    # With active assignment rules the owner select's empty choice is "Assign automatically".
+    auto_assign = has_active_rules(get_session())
+
     def save(data: dict[str, Any], _form: Any) -> Any:
-        lead = create_lead(get_session(), current_company().id, data, current_user.id)
+        lead = create_lead(get_session(), current_company().id, data, current_user.id, by_rules=auto_assign)
         flash(_("Lead “%(name)s” added.", name=lead.name), "success")
         return redirect(url_for("sales_leads.detail", lead_id=lead.id))
 
-    return handle_form(lead_schema(), "sales/leads/form.html", save,
+    return handle_form(lead_schema(auto_assign=auto_assign), "sales/leads/form.html", save,
                        initial={"owner_id": current_user.id, "status": "new"}, lead=None)
 
 
@@ -174,7 +227,12 @@ def detail(lead_id: int) -> Any:
     lead = lead_or_404(lead_id)
     session = get_session()
     owner = session.get(User, lead.owner_id) if lead.owner_id else None
+    from plugins.sales.conversion_views import (
+        conversion_summary,  # the conversion's own module
+    )
+
     return render_template("sales/leads/detail.html", lead=lead, owner=owner, statuses=STATUS_LABELS,
+                           conversion=conversion_summary(session, lead),
                            may_write=has_permission(current_user, WRITE_LEADS),
                            may_delete=has_permission(current_user, DELETE_LEADS),
                            **detail_context(record_type(lead), lead))

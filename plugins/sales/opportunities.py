@@ -13,6 +13,8 @@ The pages (:mod:`plugins.sales.opportunities_views`) and the API
   means "follow the stage" again;
 * a won or lost stage sets ``closed_at``, leaving it clears it; a lost stage needs a lost
   reason (checked by the schema, the one place of that rule);
+* ``contact_ids`` are contacts of the deal's account (checked by the schema); changing the
+  account without them drops the links to the old account's contacts;
 * events ``sales.opportunity.created|updated|deleted|stage_changed|won|lost`` (payload ``id``,
   ``name``, ``amount`` as text, ``pipeline_id``, ``stage_id``, and ``from_stage_id`` for a
   stage change) in the same transaction.
@@ -32,7 +34,13 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.events import emit
 from core.trash import soft_delete
-from plugins.sales.models import Opportunity, Pipeline, Stage, StageChange
+from plugins.sales.models import (
+    Opportunity,
+    OpportunityContact,
+    Pipeline,
+    Stage,
+    StageChange,
+)
 
 DEFAULT_CURRENCY = "USD"
 FIELDS = ("name", "account_id", "amount", "currency", "expected_close_date", "source", "lost_reason_id", "note",
@@ -88,6 +96,18 @@ def _set_probability(opportunity: Opportunity, probability: int | None, stage: S
     opportunity.probability = probability if probability is not None else stage.probability
 
 
+def _reach(session: Session, opportunity: Opportunity, stage: Stage) -> None:
+    """Keep ``furthest_stage_id`` (the funnel's reach): an open ``stage`` becomes it when the
+    deal had none, had one of another pipeline, or had one of a lower position; a won or lost
+    stage leaves it."""
+    if stage.is_won or stage.is_lost:
+        return
+    furthest = session.get(Stage, opportunity.furthest_stage_id) if opportunity.furthest_stage_id else None
+    if furthest is None or furthest.pipeline_id != stage.pipeline_id or \
+            (furthest.position, furthest.id) < (stage.position, stage.id):
+        opportunity.furthest_stage_id = stage.id
+
+
 def _enter(session: Session, opportunity: Opportunity, stage: Stage, user_id: int | None) -> None:
     """Put ``opportunity`` in ``stage``: the history row, the clock, probability and closing."""
     now = utcnow()
@@ -95,6 +115,7 @@ def _enter(session: Session, opportunity: Opportunity, stage: Stage, user_id: in
     seconds = None
     if previous is not None and opportunity.stage_entered_at is not None:
         seconds = max(0, int((_aware(now) - _aware(opportunity.stage_entered_at)).total_seconds()))
+    _reach(session, opportunity, stage)
     opportunity.stage_id = stage.id
     opportunity.pipeline_id = stage.pipeline_id
     opportunity.stage_entered_at = now
@@ -131,6 +152,37 @@ def _assign(opportunity: Opportunity, data: Mapping[str, Any]) -> None:
         opportunity.currency = DEFAULT_CURRENCY
 
 
+def contact_ids_of(session: Session, opportunity: Opportunity) -> list[int]:
+    """The ids of the contacts linked to ``opportunity`` (whether the user sees them or not)."""
+    return list(session.scalars(select(OpportunityContact.contact_id)
+                                .where(OpportunityContact.opportunity_id == opportunity.id)
+                                .order_by(OpportunityContact.contact_id)))
+
+
+def set_contacts(session: Session, opportunity: Opportunity, contact_ids: Any | None) -> None:
+    """Link exactly ``contact_ids`` among the contacts the user may see (the schema checked
+    that they belong to the deal's account); links to contacts the user cannot see stay.
+    ``None``: keep the links, except those to contacts not of the deal's (new) account."""
+    from sqlalchemy import delete
+
+    from plugins.customers.services import contact_names
+
+    linked = set(contact_ids_of(session, opportunity))
+    seen = set(contact_names(session, ids=linked, limit=len(linked))) if linked else set()
+    if contact_ids is None:
+        of_account = set(contact_names(session, opportunity.account_id, ids=linked, limit=len(linked))) \
+            if linked and opportunity.account_id else set()
+        wanted = (linked - seen) | (seen & of_account)
+    else:
+        wanted = (linked - seen) | {int(contact_id) for contact_id in contact_ids}
+    if gone := linked - wanted:
+        session.execute(delete(OpportunityContact).where(OpportunityContact.opportunity_id == opportunity.id,
+                                                         OpportunityContact.contact_id.in_(gone)))
+    session.add_all([OpportunityContact(opportunity_id=opportunity.id, contact_id=contact_id)
+                     for contact_id in sorted(wanted - linked)])
+    session.flush()
+
+
 def create_opportunity(session: Session, company_id: int, data: Mapping[str, Any], user_id: int | None) -> Opportunity:
     """Add an opportunity; without ``pipeline_id`` it goes to the default pipeline, without
     ``stage_id`` to the pipeline's first open stage; ``owner_id`` defaults to ``user_id``."""
@@ -147,6 +199,8 @@ def create_opportunity(session: Session, company_id: int, data: Mapping[str, Any
     _set_probability(opportunity, data.get("probability"), stage)
     session.add(opportunity)
     session.flush()
+    if data.get("contact_ids"):
+        set_contacts(session, opportunity, data["contact_ids"])
     _enter(session, opportunity, stage, user_id)
     _event("created", opportunity, session)
     if stage.is_won or stage.is_lost:
@@ -187,7 +241,10 @@ def update_opportunity(session: Session, opportunity: Opportunity, data: Mapping
         stage = _stage(session, pipeline_id, stage_id)
     else:
         stage = session.get(Stage, opportunity.stage_id)
+    account_before = opportunity.account_id
     _assign(opportunity, data)
+    if "contact_ids" in data or opportunity.account_id != account_before:
+        set_contacts(session, opportunity, data.get("contact_ids"))
     if "probability" in data:
         _set_probability(opportunity, data["probability"], stage)
     moved = stage.id != opportunity.stage_id

@@ -9,6 +9,7 @@ Accounts are reached through :mod:`plugins.customers.services` only.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -23,33 +24,37 @@ from sqlalchemy.orm import Session
 from core.access import has_permission, member_choices, require_permission, visible
 from core.audit import record_type
 from core.db import get_session
-from core.forms import Form, confirmation_required, field_errors, form_data, handle_form
+from core.forms import Form, confirmation_required, field_errors, form_data, render_form
 from core.hooks import RecordAction, RecordPanel
-from core.listing import Column, DateRangeFilter, Filter, Listing
+from core.listing import Column, Filter, Listing
 from core.models import User
 from core.records import detail_context
 from core.tenancy import current_company
 from core.ui import flash_undo
-from plugins.customers.services import account_names
+from plugins.customers.services import account_names, contact_names, search_accounts
 from plugins.sales import DELETE_OPPORTUNITIES, READ_OPPORTUNITIES, WRITE_OPPORTUNITIES
+from plugins.sales.board import SHARED_FILTERS
 from plugins.sales.models import LostReason, Opportunity, Pipeline, Stage
 from plugins.sales.opportunities import (
     OpportunityError,
     change_stage,
+    contact_ids_of,
     create_opportunity,
     delete_opportunity,
     stage_history,
     update_opportunity,
 )
 from plugins.sales.opportunity_schemas import OpportunitySchema, StageMoveSchema
+from plugins.sales.scope import OPPORTUNITY_TYPE
 
 blueprint = Blueprint("sales_opportunities", __name__, url_prefix="/sales/opportunities", template_folder="templates")
 
-OPPORTUNITY_TYPE = "sales.opportunity"  # the record type in roles (visibility)
 # Record types of pages (core.audit.record_type: the table name), for the record hooks.
 ACCOUNT_PAGE = "customers_account"
 OPPORTUNITY_PAGE = record_type(Opportunity)
 PANEL_LIMIT = 10  # opportunities listed on an account's page
+ACCOUNT_SELECT_LIMIT = 500  # up to this many accounts the form offers a select; beyond, the picker
+PICKER_MATCHES = 20
 
 
 # -- choices ---------------------------------------------------------------------------------------
@@ -92,14 +97,26 @@ def opportunity_schema(account_id: int | None = None) -> OpportunitySchema:
     """The schema with this request's choices: visible accounts (and ``account_id``, the
     deal's own, if visible), pipelines, stages, active lost reasons, members."""
     session = get_session()
-    accounts = account_names(session)
-    if account_id is not None and account_id not in accounts:
-        accounts.update(account_names(session, [account_id]))
-    return OpportunitySchema(
-        choices={"account_id": sorted(accounts.items(), key=lambda pair: (pair[1].lower(), pair[0])),
-                 "pipeline_id": pipeline_choices(), "stage_id": stage_choices(),
-                 "lost_reason_id": reason_choices(), "owner_id": member_choices()},
-        lost_stage_ids=lost_stage_ids())
+    accounts = account_names(session, limit=ACCOUNT_SELECT_LIMIT + 1)
+    choices: dict[str, Any] = {"pipeline_id": pipeline_choices(), "stage_id": stage_choices(),
+                               "lost_reason_id": reason_choices(), "owner_id": member_choices()}
+    picker = len(accounts) > ACCOUNT_SELECT_LIMIT  # too many for a select: checked one by one
+    if not picker:
+        if account_id is not None and account_id not in accounts:
+            accounts.update(account_names(session, [account_id]))
+        choices["account_id"] = sorted(accounts.items(), key=lambda pair: (pair[1].lower(), pair[0]))
+    return OpportunitySchema(choices=choices, lost_stage_ids=lost_stage_ids(), account_id=account_id,
+                             contact_names=_request_contact_names,
+                             account_names=_request_account_names if picker else None)
+
+
+# The schema's lookups, with this request's session (plain functions: forms deep-copy schemas).
+def _request_contact_names(*args: Any, **kwargs: Any) -> dict[int, str]:
+    return contact_names(get_session(), *args, **kwargs)
+
+
+def _request_account_names(*args: Any, **kwargs: Any) -> dict[int, str]:
+    return account_names(get_session(), *args, **kwargs)
 
 
 # -- the list --------------------------------------------------------------------------------------
@@ -119,7 +136,7 @@ def _owner_name() -> Any:
 
 OPPORTUNITIES = Listing(
     Opportunity,
-    search=[Opportunity.name],
+    search_text=Opportunity.name,  # indexed (core.textsearch)
     columns=[
         Column("name", _l("Name"), sortable=True),
         Column("account", lazy_pgettext("customer", "Account"), Opportunity.account_id),
@@ -135,8 +152,7 @@ OPPORTUNITIES = Listing(
     filters=[
         Filter("pipeline", _l("Pipeline"), Opportunity.pipeline_id, choices=pipeline_choices),
         Filter("stage", _l("Stage"), Opportunity.stage_id, choices=stage_choices),
-        Filter("owner", _l("Owner"), Opportunity.owner_id, choices=member_choices),
-        DateRangeFilter("close", _l("Expected close"), Opportunity.expected_close_date),
+        *SHARED_FILTERS,  # owner, team, close period, amount: the board's filters too
     ],
     default_sort="close",
     extra=[Opportunity.id, Opportunity.account_id],
@@ -193,11 +209,12 @@ def new() -> Any:
 
     account_id = request.args.get("account_id", type=int)
     initial = {"owner_id": current_user.id, "account_id": account_id}
-    return handle_form(opportunity_schema(), "sales/opportunities/form.html", save, initial=initial,
-                       opportunity=None)
+    return _form_page(opportunity_schema(), save, initial, None)
 
 
-def _detail_page(opportunity: Opportunity, move_errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def detail_page(opportunity: Opportunity, move_errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """The deal's page; with ``move_errors``, a refused stage move shown by its form (the board's
+    no-JavaScript move lands here too)."""
     session = get_session()
     stages = list(session.scalars(select(Stage).where(Stage.pipeline_id == opportunity.pipeline_id)
                                   .order_by(Stage.position, Stage.id)))
@@ -206,9 +223,12 @@ def _detail_page(opportunity: Opportunity, move_errors: dict[str, str] | None = 
     people = dict(session.execute(select(User.id, User.name).where(
         User.id.in_({opportunity.owner_id, *(row["by_id"] for row in history)} - {None}))).all())
     account = account_names(session, [opportunity.account_id]) if opportunity.account_id else {}
+    linked = contact_ids_of(session, opportunity)
+    contacts = contact_names(session, ids=linked, limit=len(linked)) if linked else {}
     return render_template(
         "sales/opportunities/detail.html", opportunity=opportunity, stages=stages, stage=stage,
         stage_history=history, people=people, account_name=account.get(opportunity.account_id),
+        contacts=contacts,  # those the user may see, not in the trash
         pipeline=session.get(Pipeline, opportunity.pipeline_id),
         lost_reason=session.get(LostReason, opportunity.lost_reason_id) if opportunity.lost_reason_id else None,
         reasons=reason_choices(), move_errors=move_errors or {},
@@ -221,7 +241,7 @@ def _detail_page(opportunity: Opportunity, move_errors: dict[str, str] | None = 
 def detail(opportunity_id: int) -> Any:
     """The deal: its values, the stage history with time spent, "Move to stage", the panels
     of other plugins and the audit history."""
-    return _detail_page(opportunity_or_404(opportunity_id))
+    return detail_page(opportunity_or_404(opportunity_id))
 
 
 @blueprint.post("/<int:opportunity_id>/stage")
@@ -233,9 +253,9 @@ def move(opportunity_id: int) -> Any:
         data = move_schema().load({key: value for key, value in form_data().items() if value != ""})
         change_stage(get_session(), opportunity, data["stage_id"], current_user.id, data.get("lost_reason_id"))
     except ValidationError as error:
-        return _detail_page(opportunity, field_errors(error, StageMoveSchema()), 422)
+        return detail_page(opportunity, field_errors(error, StageMoveSchema()), 422)
     except OpportunityError as error:
-        return _detail_page(opportunity, {error.field: error.message}, 422)
+        return detail_page(opportunity, {error.field: error.message}, 422)
     flash(_("Opportunity moved to the stage “%(stage)s”.",
             stage=get_session().get(Stage, opportunity.stage_id).name), "success")
     return redirect(url_for("sales_opportunities.detail", opportunity_id=opportunity.id))
@@ -255,8 +275,7 @@ def edit(opportunity_id: int) -> Any:
         flash(_("Opportunity saved."), "success")
         return redirect(url_for("sales_opportunities.detail", opportunity_id=opportunity.id))
 
-    return handle_form(schema, "sales/opportunities/form.html", save, initial=_initial(opportunity, schema),
-                       opportunity=opportunity)
+    return _form_page(schema, save, _initial(opportunity, schema), opportunity)
 
 
 @blueprint.post("/<int:opportunity_id>/delete")
@@ -323,3 +342,123 @@ def actions(record_type_name: str, record: Any, user: Any) -> list[RecordAction]
                          confirm=_("Move the opportunity “%(name)s” to the trash?", name=record.name)),
         ]
     return []
+
+
+# -- the global search -----------------------------------------------------------------------------
+
+
+def search_opportunities(query: str, user: Any, limit: int) -> list[Any]:
+    """Deals ``user`` may see whose name contains every word of ``query``, each with its stage
+    and amount, found through the name's text index (:mod:`core.textsearch`)."""
+    from core import SearchResult
+    from core.i18n import format_money
+    from core.textsearch import text_matches
+
+    if not has_permission(user, READ_OPPORTUNITIES):
+        return []
+    words = [word for word in query.lower().split() if word]
+    statement = visible(select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.currency,
+                               _stage_name().label("stage")), Opportunity, OPPORTUNITY_TYPE, user)
+    if words:
+        statement = statement.where(text_matches(Opportunity.name, words))
+    rows = get_session().execute(statement.order_by(Opportunity.closed_at.is_not(None), Opportunity.name,
+                                                    Opportunity.id).limit(limit))
+    return [SearchResult(kind=str(_l("Opportunities")), title=row.name,
+                         summary=" · ".join(part for part in (row.stage, format_money(row.amount, row.currency))
+                                            if part),
+                         url=url_for("sales_opportunities.detail", opportunity_id=row.id),
+                         score=2.0 if query.lower() in row.name.lower() else 1.0)
+            for row in rows]
+
+
+# -- the form's contacts and account picker --------------------------------------------------------
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.strip().isdigit()]
+
+
+def _typed_account(data: dict[str, Any]) -> str | None:
+    """Without JavaScript the picker is a text field: the account is the one named exactly so
+    (case aside). Sets ``data["account_id"]`` and returns an error, or ``None`` when fine."""
+    typed = data.pop("account_name", None)
+    if typed is None:
+        return None  # the select: nothing typed
+    typed = typed.strip()
+    session = get_session()
+    chosen = _ids([data.get("account_id") or ""])
+    if not typed:
+        data["account_id"] = ""
+        return None
+    if chosen and account_names(session, chosen).get(chosen[0], "").casefold() == typed.casefold():
+        return None  # what the picker chose, or left as it was
+    named = [account_id for account_id, name in search_accounts(session, typed, limit=PICKER_MATCHES).items()
+             if name.casefold() == typed.casefold()]
+    data["account_id"] = str(named[0]) if len(named) == 1 else ""
+    if not named:
+        return _("No account you can see is named “%(name)s”: choose one from the list.", name=typed)
+    if len(named) > 1:
+        return _("Several accounts are named “%(name)s”: choose one from the list.", name=typed)
+    return None
+
+
+def _form_page(schema: OpportunitySchema, save: Any, initial: dict[str, Any], opportunity: Opportunity | None) -> Any:
+    """core.forms.handle_form, plus what one value per field cannot carry: the contacts (a
+    multi-select) and the account typed in the picker without JavaScript."""
+    data, account_error = None, None
+    if request.method == "POST":
+        data = {**form_data(), "contact_ids": request.form.getlist("contact_ids")}
+        account_error = _typed_account(data)
+    form = Form(schema, initial, data)
+    loaded = form.validate_on_submit()
+    if account_error:
+        form.fail(account_error, "account_id")
+    elif loaded is not None:
+        result = save(loaded, form)
+        if result is not None:
+            return result
+    return render_form("sales/opportunities/form.html", form, opportunity=opportunity,
+                       **_contact_context(form, opportunity))
+
+
+def _contact_context(form: Form, opportunity: Opportunity | None) -> dict[str, Any]:
+    """The contacts select's options (the chosen account's, and any chosen that are not, so
+    the error about them can be corrected), which are selected, and the picker's text."""
+    session = get_session()
+    account = _ids([form["account_id"].value])
+    if request.method == "POST":
+        selected = _ids(request.form.getlist("contact_ids"))
+    else:
+        selected = contact_ids_of(session, opportunity) if opportunity is not None else []
+    choices = contact_names(session, account[0]) if account else {}
+    others = [contact_id for contact_id in selected if contact_id not in choices]
+    if others:
+        choices.update(contact_names(session, ids=others, limit=len(others)))
+    typed = request.form.get("account_name") if request.method == "POST" else None
+    name = typed if typed is not None else (account_names(session, account).get(account[0], "") if account else "")
+    return {"contact_choices": list(choices.items()), "selected_contacts": set(selected),
+            "account_picker": form.schema.account_picker, "account_text": name}
+
+
+@blueprint.get("/contact-options")
+@require_permission(WRITE_OPPORTUNITIES)
+def contact_options() -> Any:
+    """The contacts select's options for ``account_id`` (htmx, when the form's account
+    changes); ``contact_ids`` still chosen and of that account stay selected."""
+    session = get_session()
+    account = _ids([request.args.get("account_id", "")])
+    choices = contact_names(session, account[0]) if account and account_names(session, account) else {}
+    return render_template("sales/opportunities/_contact_options.html", contact_choices=list(choices.items()),
+                           selected_contacts=set(_ids(request.args.getlist("contact_ids"))))
+
+
+@blueprint.get("/account-options")
+@require_permission(WRITE_OPPORTUNITIES)
+def account_options() -> Any:
+    """The picker's matches for what was typed (``account_name``): at most
+    :data:`PICKER_MATCHES` accounts the user may see, by name; one query."""
+    typed = request.args.get("account_name", "").strip()[:200]
+    matches = search_accounts(get_session(), typed, limit=PICKER_MATCHES) if typed else {}
+    return render_template("sales/opportunities/_account_options.html", matches=list(matches.items()),
+                           listbox=re.sub(r"[^\w-]", "", request.args.get("listbox", ""))[:80] or "field-account_id-listbox",
+                           typed=typed)

@@ -9,10 +9,11 @@ fields lives here too: a deal put in a lost stage needs a lost reason (form and 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from marshmallow import (
@@ -36,6 +37,10 @@ _CHOICE_ERRORS = {
     "owner_id": _l("Choose an owner among the company's members."),
 }
 LOST_REASON_NEEDED = _l("Say why the deal was lost.")
+MAX_CONTACTS = 50
+# ``contact_names(account_id, ids=..., limit=...)`` of plugins.customers.services: the visible
+# contacts (of the account, when given) among ``ids``, by id.
+ContactNames = Callable[..., dict[int, str]]
 
 
 def _optional_id(label: Any, blank: Any = None) -> fields.Integer:
@@ -72,11 +77,30 @@ class OpportunitySchema(Schema):
     note = fields.String(load_default="", validate=validate.Length(max=10_000),
                          metadata={"label": _l("Note"), "widget": "textarea", "attrs": {"rows": 3}})
     owner_id = _optional_id(_l("Owner"), _l("Nobody"))
+    contact_ids = fields.List(fields.Integer(), load_default=list,
+                              validate=validate.Length(max=MAX_CONTACTS,
+                                                       error=_l("Link at most {max} contacts to a deal.")),
+                              metadata={"label": _l("Contacts"),
+                                        "help": _l("People of the account involved in the deal.")})
 
     def __init__(self, *, choices: dict[str, Sequence[tuple[Any, Any]]] | None = None,
-                 lost_stage_ids: Collection[int] = (), **kwargs: Any) -> None:
+                 lost_stage_ids: Collection[int] = (), contact_names: ContactNames | None = None,
+                 account_id: int | None = None, account_names: ContactNames | None = None,
+                 **kwargs: Any) -> None:
+        """``contact_names`` checks ``contact_ids`` against the account (the one sent, else
+        ``account_id``, the deal's own: a PATCH may send contacts alone). ``account_names``
+        (``plugins.customers.services.account_names``) checks ``account_id`` when there are
+        too many accounts for ``choices`` (the form's picker)."""
         super().__init__(**kwargs)
         self.lost_stage_ids = set(lost_stage_ids)
+        self.contact_names, self.account_id = contact_names, account_id
+        self.account_picker = account_names is not None
+        if account_names is not None:
+            def visible_account(value: int | None) -> None:
+                if value is not None and not account_names([value]):
+                    raise ValidationError(str(_CHOICE_ERRORS["account_id"]))
+            field = self.fields["account_id"]
+            field.validators = [*field.validators, visible_account]
         for name, pairs in (choices or {}).items():
             pairs = list(pairs)
             schema_field = self.fields[name]
@@ -102,6 +126,23 @@ class OpportunitySchema(Schema):
     def _lost_needs_reason(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data.get("stage_id") in self.lost_stage_ids and not data.get("lost_reason_id"):
             raise ValidationError(str(LOST_REASON_NEEDED), "lost_reason_id")
+
+    @validates_schema
+    def _contacts_of_the_account(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A deal's contacts are contacts of its account that the user may see."""
+        ids = list(dict.fromkeys(data.get("contact_ids") or ()))
+        if not ids or self.contact_names is None:
+            return
+        data["contact_ids"] = ids
+        account_id = data["account_id"] if "account_id" in data else self.account_id
+        if account_id is None:
+            raise ValidationError(_("Choose the account first: a deal's contacts are its account's."), "contact_ids")
+        found = self.contact_names(account_id, ids=ids, limit=len(ids))
+        wrong = [contact_id for contact_id in ids if contact_id not in found]
+        if wrong:
+            known = self.contact_names(None, ids=wrong, limit=len(wrong))
+            names = ", ".join(known.get(contact_id, f"#{contact_id}") for contact_id in wrong)
+            raise ValidationError(_("Not a contact of the chosen account: %(names)s.", names=names), "contact_ids")
 
 
 class StageMoveSchema(Schema):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -298,16 +299,23 @@ def delete_pipeline(session: Session, pipeline: Pipeline) -> None:
         set_default_pipeline(session, others[0])
 
 
-def move_pipeline(session: Session, pipeline: Pipeline, offset: int) -> None:
-    """Move ``pipeline`` up (-1) or down (+1) in the company's order."""
-    ordered = pipelines(session)
-    index = next(i for i, other in enumerate(ordered) if other.id == pipeline.id)
+def move_in_order(session: Session, ordered: Sequence[Any], item: Any, offset: int) -> None:
+    """Move ``item`` up (-1) or down (+1) among ``ordered`` (records with an ``id`` and a
+    ``position``, in their current order) and number them all again from 0; at either end,
+    nothing moves."""
+    ordered = list(ordered)
+    index = next(i for i, other in enumerate(ordered) if other.id == item.id)
     target = index + offset
     if 0 <= target < len(ordered):
         ordered[index], ordered[target] = ordered[target], ordered[index]
         for position, other in enumerate(ordered):
             other.position = position
         session.flush()
+
+
+def move_pipeline(session: Session, pipeline: Pipeline, offset: int) -> None:
+    """Move ``pipeline`` up (-1) or down (+1) in the company's order."""
+    move_in_order(session, pipelines(session), pipeline, offset)
 
 
 # -- lost reasons ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from alembic import op
 
 from core.textsearch import create_text_index, drop_text_index
 
-
 revision: str = 'dff201746b9a'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = ('sales',)
