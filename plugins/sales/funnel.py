@@ -41,6 +41,7 @@ from sqlalchemy import Select, and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from core.models import Team, User
+from plugins.sales.funnel_tally import month_sql
 from plugins.sales.models import (
     FunnelClosed,
     FunnelCreated,
@@ -53,7 +54,7 @@ from plugins.sales.scope import Scope
 PERIODS: tuple[str, ...] = ("this_month", "last_month", "this_quarter", "last_quarter", "this_year",
                             "last_12_months", "all", "custom")
 DEFAULT_PERIOD = "last_12_months"
-GROUPS: tuple[str, ...] = ("owner", "team", "source")
+GROUPS: tuple[str, ...] = ("owner", "team", "source", "month")
 DEFAULT_GROUP = "owner"
 EARLIEST = date(1970, 1, 1)  # a custom period without a start
 
@@ -245,7 +246,8 @@ class Outcome:
         return round(self.won_days / self.won, 1) if self.won else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "created": self.created, "won": self.won, "lost": self.lost,
+        key = self.key.isoformat() if isinstance(self.key, date) else self.key  # a month: "2026-11-01"
+        return {"key": key, "label": self.label, "created": self.created, "won": self.won, "lost": self.lost,
                 "win_rate": self.win_rate, "won_amount": self.won_amount, "average_size": self.average_size,
                 "average_cycle_days": self.average_cycle}
 
@@ -316,12 +318,19 @@ def _filtered(statement: Select[Any], query: FunnelQuery, scope: Scope, model: A
     return statement
 
 
-def _group_column(group_by: str, model: Any = Opportunity) -> Any:
+def _group_column(group_by: str, model: Any = Opportunity, moment: Any = None, dialect: str = "") -> Any:
+    """The breakdown's key on the tallies (``model``) or the deals: for ``month``, the tally's
+    month or the UTC month of the deals' ``moment`` (created or closed) in SQL of ``dialect``."""
+    if group_by == "month":
+        return model.month if moment is None else month_sql(dialect, moment)
     return {"owner": model.owner_id, "team": model.team_id, "source": model.source}[group_by]
 
 
 def _key(group_by: str, key: Any) -> Any:
-    """The tallies' "none" (0, "") as the deals have it (None for owner and team)."""
+    """The tallies' "none" (0, "") as the deals have it (None for owner and team); a month as
+    a date (SQLite gives the deals' month as text)."""
+    if group_by == "month":
+        return date.fromisoformat(key[:10]) if isinstance(key, str) else key
     return None if group_by != "source" and key in (0, None) else key
 
 
@@ -343,7 +352,7 @@ def _created_rows(session: Session, query: FunnelQuery, scope: Scope, months: tu
             .where(tally.month >= months[0], tally.month < months[1]), query, scope, tally
         ).group_by(_group_column(query.group_by, tally), tally.furthest_stage_id, tally.stage_id)
             .having(func.sum(tally.n) != 0)).all()  # rows that fell back to 0 stay in the table
-    group = _group_column(query.group_by)
+    group = _group_column(query.group_by, moment=Opportunity.created_at, dialect=session.get_bind().dialect.name)
     return rows + _each_edge(session, Opportunity.created_at, _edges(query.period, months), lambda edge: _filtered(
         select(group, Opportunity.furthest_stage_id, Opportunity.stage_id, func.count()).where(edge), query, scope
     ).group_by(group, Opportunity.furthest_stage_id, Opportunity.stage_id))
@@ -363,7 +372,7 @@ def _closed_rows(session: Session, query: FunnelQuery, scope: Scope, months: tup
             .where(tally.month >= months[0], tally.month < months[1], tally.stage_id.in_(closing_ids)),
             query, scope, tally
         ).group_by(key, tally.stage_id).having(func.sum(tally.n) != 0)).all()
-    group = _group_column(query.group_by)
+    group = _group_column(query.group_by, moment=Opportunity.closed_at, dialect=session.get_bind().dialect.name)
     return rows + _each_edge(session, Opportunity.closed_at, _edges(query.period, months), lambda edge: _filtered(
         select(group, Opportunity.stage_id, func.count(), func.coalesce(func.sum(Opportunity.amount), 0),
                func.coalesce(func.sum(days_between(session, Opportunity.closed_at, Opportunity.created_at)), 0))
@@ -372,9 +381,14 @@ def _closed_rows(session: Session, query: FunnelQuery, scope: Scope, months: tup
 
 
 def _labels(session: Session, group_by: str, keys: set[Any]) -> dict[Any, str]:
-    """Names of the owners or teams ``keys`` (one query), or the sources themselves."""
+    """Names of the owners or teams ``keys`` (one query), the sources themselves, or the
+    months as the reader's language writes them ("Nov 2026")."""
     if group_by == "source":
         return {key: key for key in keys if key}
+    if group_by == "month":
+        from flask_babel import format_date
+
+        return {key: format_date(key, "MMM y") for key in keys if key is not None}
     ids = [key for key in keys if key is not None]
     if not ids:
         return {}
@@ -451,7 +465,10 @@ def funnel_report(session: Session, query: FunnelQuery, scope: Scope,
         total.lost += row.lost
         total.won_amount += row.won_amount
         total.won_days += row.won_days
-    groups = sorted(outcomes.values(), key=lambda row: (-row.won_amount, -row.created, row.label.lower()))
+    if query.group_by == "month":  # a time series: in order, latest first
+        groups = sorted(outcomes.values(), key=lambda row: row.key or date.min, reverse=True)
+    else:
+        groups = sorted(outcomes.values(), key=lambda row: (-row.won_amount, -row.created, row.label.lower()))
     return FunnelReport(query, pipeline_name, figures, total, groups)
 
 

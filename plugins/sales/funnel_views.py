@@ -46,7 +46,7 @@ PERIOD_LABELS = {
     "last_quarter": _l("Last quarter"), "this_year": _l("This year"), "last_12_months": _l("Last 12 months"),
     "all": _l("All time"), "custom": _l("Custom dates"),
 }
-GROUP_LABELS = {"owner": _l("Owner"), "team": _l("Team"), "source": _l("Source")}
+GROUP_LABELS = {"owner": _l("Owner"), "team": _l("Team"), "source": _l("Source"), "month": _l("Month")}
 
 
 def restrict(statement: Select[Any]) -> Select[Any]:

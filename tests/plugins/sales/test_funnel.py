@@ -307,3 +307,22 @@ def test_the_pipeline_summary_card_shows_open_deals_per_stage_and_won_this_month
     card = client.get("/dashboard/widgets/sales.pipeline_summary", headers={"HX-Request": "true"})
     text = card.get_data(as_text=True)
     assert card.status_code == 200 and "$3,500.00" in text and "$1,200.00" in text and "$700.00" in text
+
+
+def test_the_breakdown_by_month_counts_deals_created_and_closed_in_each_month_latest_first(client, app, company,
+                                                                                          data):
+    def months(session):
+        rows = session.execute(select(Opportunity.created_at, Opportunity.closed_at, Stage.is_won)
+                               .join(Stage, Stage.id == Opportunity.stage_id)).all()
+        expected: dict[str, list[int]] = {}
+        for created, closed, won in rows:
+            expected.setdefault(created.strftime("%Y-%m-01"), [0, 0, 0])[0] += 1
+            if closed is not None:
+                expected.setdefault(closed.strftime("%Y-%m-01"), [0, 0, 0])[1 if won else 2] += 1
+        return expected
+    expected = in_company(app, company, months)
+    groups = api_get(client, app, company, group_by="month", period="all").get_json()["groups"]
+    assert {row["key"]: [row["created"], row["won"], row["lost"]] for row in groups} == expected
+    assert [row["key"] for row in groups] == sorted(expected, reverse=True)
+    page = client.get("/sales/reports/funnel?period=all&group=month").text
+    assert groups[0]["label"] in page and "Month" in page
