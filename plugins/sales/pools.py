@@ -205,14 +205,18 @@ def _kind(record_type: str) -> str:
     return KIND_OF[record_type]
 
 
-def _set_owner(session: Session, kind: str, ids: list[int], owner_id: int | None) -> None:
-    """Change the owner of the records through the ORM (audited, events): few rows, by hand."""
+def _set_owner(session: Session, kind: str, ids: list[int], owner_id: int | None) -> list[int | None]:
+    """Change the owner of the records through the ORM (audited, events): few rows, by hand,
+    locked first where the database can. Returns the owners they had once locked, so that a
+    claim can tell whether someone else was quicker."""
     if kind == "leads":
+        previous = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).with_for_update()):
+            previous.append(lead.owner_id)
             lead.owner_id = owner_id
         session.flush()
-    else:
-        set_account_owner(session, ids, owner_id)
+        return previous
+    return [before for _id, _name, before in set_account_owner(session, ids, owner_id)]
 
 
 def _close_claims(session: Session, record_type: str, holders: dict[int, int], reason: str, now: datetime) -> None:
@@ -281,7 +285,9 @@ def claim(session: Session, user: Any, record_type: str, ids: Iterable[int], *, 
             raise PoolError(_("You gave “%(name)s” back on %(released)s; you can claim it again from %(again)s.",
                               name=names[record_id], released=format_date(released_at), again=format_date(again)))
     record_ids = [row.id for row in rows]
-    _set_owner(session, kind, record_ids, user.id)
+    if any(owner is not None for owner in _set_owner(session, kind, record_ids, user.id)):
+        # Read without a lock above: another rep claimed one of them meanwhile (all or none).
+        raise PoolError(_("Someone else has just claimed one of these: show the list again."))
     session.add_all([PoolClaim(company_id=session.info[COMPANY_KEY], record_type=record_type, record_id=record_id,
                                user_id=user.id, kind="claimed", claimed_at=now) for record_id in record_ids])
     session.flush()

@@ -106,6 +106,29 @@ def test_a_record_with_an_owner_cannot_be_claimed(app, company, rep, admin):
         as_user(app, company, rep.id, lambda session, user: claim(session, user, LEAD_TYPE, [taken], now=T0))
 
 
+@pytest.mark.parametrize("kind", ["lead", "account"])
+def test_a_record_someone_else_claimed_after_the_list_was_read_is_refused(app, company, rep, admin, monkeypatch,
+                                                                           kind, db_session):
+    """The pool rows are read without a lock; the owners are checked again once locked."""
+    import plugins.sales.pools as pools
+
+    add_pool(app, company)
+    if kind == "lead":
+        record_id, record_type, model = add_lead(app, company, "Raced", owner_id=admin.id), LEAD_TYPE, Lead
+    else:
+        record_id, record_type, model = add_account(app, company, "Raced Ltd", owner_id=admin.id), ACCOUNT_TYPE, Account
+    read = pools._records
+
+    def as_read_before_the_other_claim(session, kind_, ids):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(**{**row._asdict(), "owner_id": None}) for row in read(session, kind_, ids)]
+    monkeypatch.setattr(pools, "_records", as_read_before_the_other_claim)
+    with pytest.raises(PoolError, match="Someone else has just claimed"):
+        as_user(app, company, rep.id, lambda session, user: claim(session, user, record_type, [record_id], now=T0))
+    assert owners(db_session, model, [record_id]) == [admin.id]
+
+
 def test_a_record_given_back_can_be_claimed_again_by_the_same_rep_only_after_the_cool_down(app, company, rep,
                                                                                           db_session):
     add_pool(app, company, cooldown_days=7)
