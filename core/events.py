@@ -28,7 +28,7 @@ import json
 import logging
 import re
 import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -263,6 +263,51 @@ def emit(
     if delivery_ids or receivers:
         on_commit(lambda: _after_event_commit(app, record, delivery_ids, receivers), session=session)
     return record
+
+
+def emit_many(name: str, payloads: Sequence[Mapping[str, Any]], *, session: Session | None = None) -> int:
+    """:func:`emit` of the event ``name`` once per payload of ``payloads``, for bulk work (an
+    import, a bulk assignment): the event rows and their deliveries are written with one
+    statement each, whatever their number, and after the commit each event is dispatched and
+    delivered as :func:`emit`'s are. For the company the session is scoped to. Returns the
+    number of events."""
+    if not payloads:
+        return 0
+    if not isinstance(name, str) or len(name) > EVENT_NAME_MAX or not EVENT_NAME.match(name):
+        raise ValueError(f"event name {name!r} must be dotted lower-case words starting with the plugin name")
+    try:
+        stored = [json.loads(json.dumps(dict(payload))) for payload in payloads]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"event {name!r}: the payloads must be JSON-serialisable ({error})") from None
+    from core.imports import bulk_insert
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    session = session if session is not None else get_session()
+    company_id = session.info.get(COMPANY_KEY) or None
+    user_id, now = acting_user_id(), utcnow()
+    ids = bulk_insert(Event.__table__, [{"company_id": company_id, "user_id": user_id, "name": name,
+                                          "payload": payload, "created_at": now} for payload in stored],
+                      return_ids=True)
+    manager = app.extensions["crm.plugins"]
+    registry = get_registry(app)
+    listeners = _on_event_plugins(manager)
+    enabled = _enabled(app, session, company_id) if (listeners or registry.handlers) else frozenset()
+    handlers = [handler.name for handler in registry.matching(name, enabled)]
+    delivery_ids = bulk_insert(EventDelivery.__table__, [
+        {"event_id": event_id, "handler": handler, "idempotency_key": f"{event_id}:{handler}", "status": "pending",
+         "attempts": 0, "next_attempt_at": now} for event_id in ids for handler in handlers], return_ids=True)
+    receivers = [plugin for plugin in manager.names if plugin in listeners and (enabled is None or plugin in enabled)]
+    if delivery_ids or receivers:
+        moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        records = [EventRecord(id=event_id, name=name, payload=payload, company_id=company_id, user_id=user_id,
+                               created_at=moment) for event_id, payload in zip(ids, stored, strict=True)]
+        per_event = len(handlers)
+
+        def after_commit() -> None:
+            for index, record in enumerate(records):
+                _after_event_commit(app, record, delivery_ids[index * per_event:(index + 1) * per_event], receivers)
+        on_commit(after_commit, session=session)
+    return len(ids)
 
 
 def _record(row: Event) -> EventRecord:

@@ -11,9 +11,8 @@ the cap, or no rule matches, the lead stays unowned and, for a team rule, is put
 
 Every assignment writes a line in the lead's history naming the rule (the owner change is
 recorded by the audit trail itself) and emits ``sales.lead.assigned`` (payload ``id``,
-``owner_id``, ``rule_id``); the bulk variant emits one ``sales.lead.bulk_assigned`` (payload
-``leads``: a list of those mappings) so that an import of thousands of leads does not write
-thousands of events.
+``owner_id``, ``rule_id``), one per lead in the bulk variant too, written with one statement
+(:func:`core.events.emit_many`) so that an import of thousands of leads stays a few queries.
 
 Concurrency: two leads created at the same moment must not both go to the same rep. The
 rule's row is read again *locked* (``SELECT ... FOR UPDATE``) before the rotation moves on:
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.audit import log_actions
-from core.events import emit
+from core.events import emit, emit_many
 from core.models import Membership, Team, TeamMember, User
 from plugins.sales.holdings import holdings
 from plugins.sales.models import AssignmentRule, Lead
@@ -237,13 +236,13 @@ def assign_lead(session: Session, lead: Lead) -> int | None:
 
 def assign_leads(session: Session, leads: Sequence[Lead]) -> list[int | None]:
     """:func:`assign_lead` for many leads at once (imports): holdings counted once, the
-    rotation worked out in memory, one update of the rules' state, one
-    ``sales.lead.bulk_assigned`` event. Returns each lead's new owner id, in order."""
+    rotation worked out in memory, one update of the rules' state, the
+    ``sales.lead.assigned`` events written together. Returns each lead's new owner id, in order."""
     leads = list(leads)
     decisions = _apply(session, leads)
-    assigned = [_payload(lead, decision) for lead, decision in zip(leads, decisions, strict=True) if decision.rule]
-    if assigned:
-        emit("sales.lead.bulk_assigned", {"leads": assigned}, session=session)
+    emit_many("sales.lead.assigned", [_payload(lead, decision)
+                                      for lead, decision in zip(leads, decisions, strict=True) if decision.rule],
+              session=session)
     return [decision.owner_id for decision in decisions]
 
 
@@ -261,14 +260,13 @@ def assign_unowned(session: Session, lead_ids: Iterable[int]) -> dict[int, int |
 
 def reassign_leads(session: Session, leads: Sequence[Lead], owner_id: int) -> None:
     """Give ``leads`` to ``owner_id`` by hand (a manager's "Assign to…"): the audit trail
-    records each owner change; one ``sales.lead.bulk_assigned`` event (``rule_id`` null)."""
+    records each owner change; a ``sales.lead.assigned`` event each (``rule_id`` null)."""
     moved = [lead for lead in leads if lead.owner_id != owner_id]
     for lead in moved:
         lead.owner_id = owner_id
     session.flush()
-    if moved:
-        emit("sales.lead.bulk_assigned", {"leads": [{"id": lead.id, "owner_id": owner_id, "rule_id": None}
-                                                    for lead in moved]}, session=session)
+    emit_many("sales.lead.assigned", [{"id": lead.id, "owner_id": owner_id, "rule_id": None} for lead in moved],
+              session=session)
 
 
 # -- setting the rules up ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from core import create_app
 from core.db import utcnow
 from core.errors import StartupError
-from core.events import backoff_seconds, dead_deliveries, deliver, emit, retry_delivery, sweep
+from core.events import backoff_seconds, dead_deliveries, deliver, emit, emit_many, retry_delivery, sweep
 from core.models import Event, EventDelivery
 from core.scoping import company_scope
 from core.testing import base_test_config, make_company
@@ -91,6 +91,27 @@ def test_a_delivery_runs_after_commit_and_is_marked_delivered(app, company, db_s
     [row] = deliveries(db_session)
     assert (row.status, row.attempts, row.last_error) == ("delivered", 1, None)
     assert row.delivered_at is not None
+
+
+def test_emit_many_writes_an_event_and_its_deliveries_per_payload_and_delivers_each_after_commit(
+        app, company, db_session, fx_a):
+    from core.testing import counting_queries
+
+    company.enable("fx_events_a")
+    with company_scope(db_session, company.id):
+        with counting_queries(app) as queries:
+            assert emit_many("fx_events_a.created", [{"id": number} for number in range(40)]) == 40
+        assert len(queries) <= 4  # the event rows and the delivery rows, whatever their number
+        assert fx_a.delivered == []
+        db_session.commit()
+    events = db_session.scalars(select(Event).where(Event.name == "fx_events_a.created").order_by(Event.id)).all()
+    assert [event.payload["id"] for event in events] == list(range(40))
+    assert {event.company_id for event in events} == {company.id}
+    rows = deliveries(db_session)
+    assert [(row.event_id, row.status) for row in rows] == [(event.id, "delivered") for event in events]
+    assert [(handler, record.id, record.payload) for handler, record, _key in fx_a.delivered] == [
+        ("fx_events_a.webhook", event.id, event.payload) for event in events]
+    assert [event.id for event, _scoped, _company in fx_a.received] == [event.id for event in events]  # on_event
 
 
 def test_every_enabled_plugins_handler_gets_the_event(app, company, db_session, fx_a):

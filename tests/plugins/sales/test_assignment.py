@@ -186,9 +186,10 @@ def test_bulk_assignment_runs_a_bounded_number_of_queries_and_shares_evenly(reps
     counts = {rep: owners.count(rep) for rep in (first, second, third)}
     assert sorted(counts.values()) == [33, 33, 34]
     assert db_session.get(AssignmentRule, rule_id).last_user_id == owners[-1]
-    event = db_session.scalars(select(Event.payload).where(Event.name == "sales.lead.bulk_assigned")
-                               .order_by(Event.id.desc())).first()
-    assert len(event["leads"]) == 100 and event["leads"][0]["rule_id"] == rule_id
+    events = db_session.scalars(select(Event.payload).where(Event.name == "sales.lead.assigned")
+                                .order_by(Event.id)).all()
+    assert len(events) == 105 and {event["rule_id"] for event in events} == {rule_id}  # one per lead
+    assert [event["owner_id"] for event in events[-100:]] == owners
 
 
 def test_the_rule_row_is_locked_before_the_turn_moves(reps, app, company):
