@@ -201,6 +201,35 @@ def acting_user_id() -> int | None:
     return None
 
 
+def _checked(name: str, payload: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The payload as it is stored (a JSON round trip), once ``name`` and it are checked."""
+    if not isinstance(name, str) or len(name) > EVENT_NAME_MAX or not EVENT_NAME.match(name):
+        raise ValueError(
+            f"event name {name!r} must be dotted lower-case words starting with the plugin "
+            f"name, e.g. 'notes.note.created' (at most {EVENT_NAME_MAX} characters)"
+        )
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"event {name!r}: the payload must be a mapping, not {type(payload).__name__}")
+    try:
+        return json.loads(json.dumps(dict(payload)))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"event {name!r}: the payload must be JSON-serialisable ({error})") from None
+
+
+def _routes(app: Flask, session: Session, company_id: int | None, name: str) -> tuple[list[str], list[str]]:
+    """Where events ``name`` of ``company_id`` go: the matching outbox handlers of the enabled
+    plugins, and the enabled plugins with an ``on_event``, in dependency order."""
+    manager = app.extensions["crm.plugins"]
+    registry = get_registry(app)
+    listeners = _on_event_plugins(manager)
+    enabled = _enabled(app, session, company_id) if (listeners or registry.handlers) else frozenset()
+    handlers = [handler.name for handler in registry.matching(name, enabled)]
+    receivers = [plugin for plugin in manager.names if plugin in listeners and (enabled is None or plugin in enabled)]
+    return handlers, receivers
+
+
 def emit(
     name: str,
     payload: Mapping[str, Any] | None,
@@ -217,20 +246,7 @@ def emit(
     after the transaction commits. Raises ``ValueError`` for a malformed name, a payload
     that JSON cannot hold, or a company other than the one the session is scoped to.
     """
-    if not isinstance(name, str) or len(name) > EVENT_NAME_MAX or not EVENT_NAME.match(name):
-        raise ValueError(
-            f"event name {name!r} must be dotted lower-case words starting with the plugin "
-            f"name, e.g. 'notes.note.created' (at most {EVENT_NAME_MAX} characters)"
-        )
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"event {name!r}: the payload must be a mapping, not {type(payload).__name__}")
-    try:
-        stored = json.loads(json.dumps(dict(payload)))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"event {name!r}: the payload must be JSON-serialisable ({error})") from None
-
+    stored = _checked(name, payload)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     session = session if session is not None else get_session()
     scoped = session.info.get(COMPANY_KEY) or None  # NO_COMPANY (0) counts as none
@@ -244,22 +260,18 @@ def emit(
     session.flush()
     record = _record(row)
 
-    manager = app.extensions["crm.plugins"]
-    registry = get_registry(app)
-    listeners = _on_event_plugins(manager)
-    enabled = _enabled(app, session, company_id) if (listeners or registry.handlers) else frozenset()
+    handlers, receivers = _routes(app, session, company_id, name)
     deliveries = [
         EventDelivery(
-            event_id=row.id, handler=handler.name, idempotency_key=f"{row.id}:{handler.name}",
+            event_id=row.id, handler=handler, idempotency_key=f"{row.id}:{handler}",
             status="pending", attempts=0, next_attempt_at=row.created_at,
         )
-        for handler in registry.matching(name, enabled)
+        for handler in handlers
     ]
     if deliveries:
         session.add_all(deliveries)
         session.flush()
     delivery_ids = [delivery.id for delivery in deliveries]
-    receivers = [plugin for plugin in manager.names if plugin in listeners and (enabled is None or plugin in enabled)]
     if delivery_ids or receivers:
         on_commit(lambda: _after_event_commit(app, record, delivery_ids, receivers), session=session)
     return record
@@ -268,18 +280,14 @@ def emit(
 def emit_many(name: str, payloads: Sequence[Mapping[str, Any]], *, session: Session | None = None) -> int:
     """:func:`emit` of the event ``name`` once per payload of ``payloads``, for bulk work (an
     import, a bulk assignment): the event rows and their deliveries are written with one
-    statement each, whatever their number, and after the commit each event is dispatched and
-    delivered as :func:`emit`'s are. For the company the session is scoped to. Returns the
+    statement each, whatever their number. After the commit every delivery is queued, and
+    each plugin's ``on_event`` gets the events in one transaction (a savepoint each, so one
+    failing event leaves the others). For the company the session is scoped to. Returns the
     number of events."""
-    if not payloads:
+    stored = [_checked(name, payload) for payload in payloads]
+    if not stored:
         return 0
-    if not isinstance(name, str) or len(name) > EVENT_NAME_MAX or not EVENT_NAME.match(name):
-        raise ValueError(f"event name {name!r} must be dotted lower-case words starting with the plugin name")
-    try:
-        stored = [json.loads(json.dumps(dict(payload))) for payload in payloads]
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"event {name!r}: the payloads must be JSON-serialisable ({error})") from None
-    from core.imports import bulk_insert
+    from core.imports import bulk_insert  # core.imports needs core.jobs, which needs this module
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     session = session if session is not None else get_session()
@@ -288,24 +296,18 @@ def emit_many(name: str, payloads: Sequence[Mapping[str, Any]], *, session: Sess
     ids = bulk_insert(Event.__table__, [{"company_id": company_id, "user_id": user_id, "name": name,
                                           "payload": payload, "created_at": now} for payload in stored],
                       return_ids=True)
-    manager = app.extensions["crm.plugins"]
-    registry = get_registry(app)
-    listeners = _on_event_plugins(manager)
-    enabled = _enabled(app, session, company_id) if (listeners or registry.handlers) else frozenset()
-    handlers = [handler.name for handler in registry.matching(name, enabled)]
+    handlers, receivers = _routes(app, session, company_id, name)
     delivery_ids = bulk_insert(EventDelivery.__table__, [
         {"event_id": event_id, "handler": handler, "idempotency_key": f"{event_id}:{handler}", "status": "pending",
          "attempts": 0, "next_attempt_at": now} for event_id in ids for handler in handlers], return_ids=True)
-    receivers = [plugin for plugin in manager.names if plugin in listeners and (enabled is None or plugin in enabled)]
     if delivery_ids or receivers:
-        moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         records = [EventRecord(id=event_id, name=name, payload=payload, company_id=company_id, user_id=user_id,
-                               created_at=moment) for event_id, payload in zip(ids, stored, strict=True)]
-        per_event = len(handlers)
+                               created_at=now) for event_id, payload in zip(ids, stored, strict=True)]
 
         def after_commit() -> None:
-            for index, record in enumerate(records):
-                _after_event_commit(app, record, delivery_ids[index * per_event:(index + 1) * per_event], receivers)
+            for delivery_id in delivery_ids:
+                enqueue_delivery(app, delivery_id)
+            dispatch_many(app, records, receivers)
         on_commit(after_commit, session=session)
     return len(ids)
 
@@ -367,6 +369,36 @@ def dispatch(app: Flask, record: EventRecord, plugins: list[str]) -> None:
                 "plugin '%s' failed handling event %s (#%s); its changes were rolled back, "
                 "other handlers and the committed change are unaffected", plugin, record.name, record.id,
             )
+
+
+def dispatch_many(app: Flask, records: Sequence[EventRecord], plugins: list[str]) -> None:
+    """:func:`dispatch` of many events of one company: each plugin's ``on_event`` gets them
+    all in one transaction, each event in a savepoint of its own (a failing one is rolled
+    back and logged, the others stay)."""
+    from core.jobs import run_in_transaction
+
+    if not records:
+        return
+    manager = app.extensions["crm.plugins"]
+
+    def handle(plugin: str) -> None:
+        session = get_session()
+        for record in records:
+            event = dataclasses.replace(record, payload=copy.deepcopy(record.payload))
+            try:
+                with session.begin_nested():
+                    manager.call_in_order("on_event", enabled={plugin}, event=event)
+            except Exception:
+                logger.exception("plugin '%s' failed handling event %s (#%s); its changes were rolled back, "
+                                 "other handlers and the committed change are unaffected", plugin, record.name,
+                                 record.id)
+
+    for plugin in plugins:
+        try:
+            run_in_transaction(app, lambda plugin=plugin: handle(plugin), company_id=records[0].company_id,
+                               user_id=records[0].user_id)
+        except Exception:
+            logger.exception("plugin '%s' failed handling %d events %s", plugin, len(records), records[0].name)
 
 
 # -- delivering ----------------------------------------------------------------------------------

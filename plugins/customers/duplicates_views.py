@@ -29,9 +29,10 @@ from core.textsearch import text_matches
 from plugins.customers import MERGE_ACCOUNTS, MERGE_CONTACTS
 from plugins.customers.duplicates import KINDS, REASONS, BadCursor, Kind, find_duplicates
 from plugins.customers.merge import fields_to_choose, merge_customers, what_moves
-from plugins.customers.models import Account, ContactPoint
+from plugins.customers.models import ContactPoint
 from plugins.customers.normalize import phone_spelling
 from plugins.customers.schemas import KIND_LABELS, STATUS_LABELS, AccountSchema, ContactSchema
+from plugins.customers.services import account_names as visible_account_names
 
 blueprint = Blueprint("customers_duplicates", __name__, url_prefix="/customers/duplicates",
                       template_folder="templates")
@@ -62,11 +63,12 @@ def _groups_page(kind: Kind) -> str:
 
 
 def _account_names(kind: Kind, records: list[Any]) -> dict[int, str]:
-    """The names of the contacts' accounts, in one query (accounts show no account)."""
+    """The names of the contacts' accounts the user may see, in one query (accounts show no
+    account)."""
     ids = {record.account_id for record in records if getattr(record, "account_id", None)}
     if kind.key != "contacts" or not ids:
         return {}
-    return dict(get_session().execute(select(Account.id, Account.name).where(Account.id.in_(ids))).all())
+    return visible_account_names(get_session(), ids)
 
 
 @blueprint.get("/accounts/")

@@ -114,6 +114,20 @@ def test_emit_many_writes_an_event_and_its_deliveries_per_payload_and_delivers_e
     assert [event.id for event, _scoped, _company in fx_a.received] == [event.id for event in events]  # on_event
 
 
+def test_emit_many_hands_each_event_to_on_event_and_rolls_back_only_a_failing_ones_work(
+        app, company, db_session, fx_a, caplog):
+    company.enable("fx_events_a")
+    with company_scope(db_session, company.id):
+        emit_many("fx_events_a.chain", [{"n": 1}, {"n": 2}, {"n": 3}])  # each handled emits "chained"
+        emit_many("fx_events_a.boom", [{"n": 4}, {"n": 5}])  # each handled emits, then raises
+        db_session.commit()
+    db_session.expire_all()
+    names = db_session.scalars(select(Event.name).order_by(Event.id)).all()
+    assert names.count("fx_events_a.chained") == 3 and "fx_events_a.after_boom" not in names
+    assert [event.name for event, _scoped, _company in fx_a.received].count("fx_events_a.boom") == 2
+    assert caplog.text.count("plugin 'fx_events_a' failed handling event fx_events_a.boom") == 2
+
+
 def test_every_enabled_plugins_handler_gets_the_event(app, company, db_session, fx_a):
     import fx_events_b
 
