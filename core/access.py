@@ -43,7 +43,16 @@ from sqlalchemy.orm import Session, selectinload
 from core.auth import PERMISSION, PUBLIC, SIGNED_IN, view_marker
 from core.db import get_session
 from core.hooks import Permission, RoleExtension
-from core.models import Company, Membership, Role, RolePermission, RoleVisibility, Team, TeamMember, User
+from core.models import (
+    Company,
+    Membership,
+    Role,
+    RolePermission,
+    RoleVisibility,
+    Team,
+    TeamMember,
+    User,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -106,6 +115,16 @@ def member_choices() -> list[tuple[int, str]]:
         select(User.id, User.name, User.email).join(Membership, Membership.user_id == User.id)
         .where(Membership.company_id == company_id).order_by(User.name, User.id))
     return [(row.id, row.name or row.email) for row in rows]
+
+
+def team_choices() -> list[tuple[int, str]]:
+    """The current company's teams as ``(team_id, name)`` by name: the choices of a team field
+    or filter."""
+    company_id = _company_id_in_context()
+    if company_id is None:
+        return []
+    return [(row.id, row.name) for row in get_session().execute(
+        select(Team.id, Team.name).where(Team.company_id == company_id).order_by(Team.name, Team.id))]
 
 
 def has_permission(user: User | None, code: str, company_id: int | None = None) -> bool:

@@ -17,10 +17,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from core.access import member_choices, require_permission
+from core.access import member_choices, require_permission, team_choices
 from core.db import get_session
 from core.forms import Form, confirmation_required, form_data
-from core.models import Team
 from core.tenancy import current_company
 from plugins.sales import MANAGE_ASSIGNMENT
 from plugins.sales.assignment import (
@@ -76,10 +75,6 @@ class RuleSchema(Schema):
             raise ValidationError(_("Choose a team or one rep to give the leads to."), field_name="team_id")
         if team_id is not None and user_id is not None:
             raise ValidationError(_("Choose a team or one rep, not both."), field_name="user_id")
-
-
-def team_choices() -> list[tuple[int, str]]:
-    return [(row.id, row.name) for row in get_session().execute(select(Team.id, Team.name).order_by(Team.name))]
 
 
 def rule_schema() -> RuleSchema:

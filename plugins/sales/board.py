@@ -38,8 +38,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from core.access import member_choices, visible
-from core.db import get_session, utcnow
+from core.access import member_choices, team_choices, visible
+from core.db import utcnow
 from core.listing import DateRangeFilter, Filter
 from core.models import Team, TeamMember
 from core.textsearch import text_matches
@@ -118,10 +118,6 @@ class AmountFilter(Filter):
         if not value.is_finite():
             return {}, {self.key: raw}, []
         return {self.key: raw}, {}, [self.expression <= value if self.upper else self.expression >= value]
-
-
-def team_choices() -> list[tuple[int, str]]:
-    return [(team_id, name) for team_id, name in get_session().execute(select(Team.id, Team.name).order_by(Team.name))]
 
 
 @dataclass(frozen=True)

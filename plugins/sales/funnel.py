@@ -41,7 +41,7 @@ from sqlalchemy import Select, and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from core.models import Team, User
-from plugins.sales.funnel_tally import month_sql
+from plugins.sales.funnel_tally import days_sql, month_sql
 from plugins.sales.models import (
     FunnelClosed,
     FunnelCreated,
@@ -334,13 +334,6 @@ def _key(group_by: str, key: Any) -> Any:
     return None if group_by != "source" and key in (0, None) else key
 
 
-def days_between(session: Session, later: Any, earlier: Any) -> Any:
-    """SQL for the days (with fractions) from ``earlier`` to ``later`` on this database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier) / 86400.0
-    return func.julianday(later) - func.julianday(earlier)
-
-
 def _created_rows(session: Session, query: FunnelQuery, scope: Scope, months: tuple[date, date] | None) -> list[Any]:
     """(group key, furthest open stage id, current stage id, deals) of the deals created in the
     period: summed from the tallies for the whole months, counted on the deals for the edges."""
@@ -375,7 +368,7 @@ def _closed_rows(session: Session, query: FunnelQuery, scope: Scope, months: tup
     group = _group_column(query.group_by, moment=Opportunity.closed_at, dialect=session.get_bind().dialect.name)
     return rows + _each_edge(session, Opportunity.closed_at, _edges(query.period, months), lambda edge: _filtered(
         select(group, Opportunity.stage_id, func.count(), func.coalesce(func.sum(Opportunity.amount), 0),
-               func.coalesce(func.sum(days_between(session, Opportunity.closed_at, Opportunity.created_at)), 0))
+               func.coalesce(func.sum(days_sql(session.get_bind().dialect.name, Opportunity.closed_at, Opportunity.created_at)), 0))
         .where(edge, Opportunity.stage_id.in_(closing_ids)), query, scope
     ).group_by(group, Opportunity.stage_id))
 

@@ -109,6 +109,22 @@ def _after_change(_mapper: Mapper[Any], connection: Connection, target: Opportun
     _add(target, _values(connection, target, before=False), +1)
 
 
+def _tallied_columns_changed(target: Opportunity) -> bool:
+    """Whether the flush changes a column the tallies read (a note or a name does not)."""
+    committed = orm_attributes.instance_state(target).committed_state
+    return any(name in committed for name in COLUMNS)
+
+
+def _before_update(mapper: Mapper[Any], connection: Connection, target: Opportunity) -> None:
+    if _tallied_columns_changed(target):
+        _before_change(mapper, connection, target)
+
+
+def _after_update(mapper: Mapper[Any], connection: Connection, target: Opportunity) -> None:
+    if _tallied_columns_changed(target):
+        _after_change(mapper, connection, target)
+
+
 def _after_insert(mapper: Mapper[Any], connection: Connection, target: Opportunity) -> None:
     # Columns the new deal was not given were inserted as NULL (none has a server default):
     # say so on the object, which spares a query here and at its next change.
@@ -157,10 +173,10 @@ def _end_flush(session: Session, _context: Any) -> None:
         _upsert(connection, BoardOpen, OPEN_KEY, opened, ("n", "amount", "weighted"))
 
 
-event.listen(Opportunity, "before_update", _before_change)
+event.listen(Opportunity, "before_update", _before_update)
 event.listen(Opportunity, "before_delete", _before_change)
 event.listen(Opportunity, "after_insert", _after_insert)
-event.listen(Opportunity, "after_update", _after_change)
+event.listen(Opportunity, "after_update", _after_update)
 event.listen(Session, "before_flush", _start_flush)
 event.listen(Session, "after_flush", _end_flush)
 

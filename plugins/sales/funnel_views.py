@@ -17,13 +17,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
-from core.access import member_choices, require_permission, visible
+from core.access import member_choices, require_permission, team_choices, visible
 from core.db import get_session
 from core.hooks import DashboardWidget
 from core.listing import distinct_values, spreadsheet_safe
-from core.models import Team
 from core.tenancy import current_company
 from plugins.sales import READ_OPPORTUNITIES
 from plugins.sales.funnel import (
@@ -79,7 +78,7 @@ def _choices() -> dict[str, list[tuple[Any, str]]]:
     return {
         "pipeline": [(p.id, p.name) for p in pipelines(session)],
         "owner": member_choices(),
-        "team": [(team_id, name) for team_id, name in session.execute(select(Team.id, Team.name).order_by(Team.name))],
+        "team": team_choices(),
         "source": [(source, source) for source in sources],
     }
 

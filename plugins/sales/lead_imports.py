@@ -219,7 +219,8 @@ def _update(updates: list[tuple[int, dict[str, Any]]], context: ImportContext, n
     session = get_session()
     table = Lead.__table__
     current = {row.id: dict(row._mapping) for row in session.execute(
-        select(table.c.id, table.c.name, table.c.organisation, table.c.email, table.c.phone, table.c.status)
+        select(table.c.id, table.c.name, table.c.organisation, table.c.email, table.c.phone, table.c.status,
+               table.c.owner_id)
         .where(table.c.id.in_(sorted({lead_id for lead_id, _values in updates})),
                table.c.company_id == context.company_id))}
     rows = []
@@ -238,15 +239,10 @@ def _update(updates: list[tuple[int, dict[str, Any]]], context: ImportContext, n
     keys = set().union(*(row.keys() for row in rows)) - {"b_id"}
     for row in rows:
         for key in keys - row.keys():
-            row[key] = current[row["b_id"]].get(key) if key != "owner_id" else None
-    # A blank owner cell leaves the owner as it is: those rows keep their current owner.
-    if "owner_id" in keys:
-        missing = [row["b_id"] for row in rows if row["owner_id"] is None]
-        if missing:
-            owners = dict(session.execute(select(table.c.id, table.c.owner_id).where(table.c.id.in_(missing))).all())
-            for row in rows:
-                if row["owner_id"] is None:
-                    row["owner_id"] = owners.get(row["b_id"])
+            row[key] = current[row["b_id"]].get(key)
+        # A blank owner cell leaves the owner as it is.
+        if "owner_id" in keys and row["owner_id"] is None:
+            row["owner_id"] = current[row["b_id"]]["owner_id"]
     statement = update(table).where(table.c.id == bindparam("b_id")).values(
         **{key: bindparam(key) for key in keys})
     session.execute(statement, rows, execution_options={"synchronize_session": False})

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from core.audit import log_many
+from core.audit import log_many, record_type
 from core.db import utcnow
 from core.events import emit
 from core.i18n import DEFAULT_LOCALE, format_date
@@ -58,8 +58,8 @@ from plugins.customers.services import (
 from plugins.sales.holdings import holdings
 from plugins.sales.models import Lead, Opportunity, Pool, PoolClaim, Stage
 
-LEAD_TYPE = "sales_lead"  # core.audit.record_type of a lead
-ACCOUNT_TYPE = "customers_account"  # ... and of an account
+LEAD_TYPE = record_type(Lead)  # "sales_lead": the record type in the audit trail and the claims
+ACCOUNT_TYPE = "customers_account"  # an account's (sales cannot import the customers models)
 KINDS = {"leads": LEAD_TYPE, "accounts": ACCOUNT_TYPE}
 KIND_OF = {record_type: kind for kind, record_type in KINDS.items()}
 PAGE_SIZE = 50

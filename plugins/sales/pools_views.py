@@ -20,10 +20,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from core.access import has_permission, member_choices, require_permission
+from core.access import has_permission, member_choices, require_permission, team_choices
 from core.db import get_session
 from core.forms import confirmation_required, handle_form
-from core.models import Team
 from core.tenancy import current_company
 from core.ui import safe_next
 from plugins.sales import ASSIGN_POOL, MANAGE_POOLS, READ_LEADS, WRITE_LEADS
@@ -237,21 +236,17 @@ _DEFAULTS = {"for_leads": True, "for_accounts": True, "warn_days": 2, "protect_d
 _FIELDS = tuple(_DEFAULTS) + ("name", "team_id", "follow_up_days", "close_days")
 
 
-def _team_choices() -> list[tuple[int, str]]:
-    return [(row.id, row.name) for row in get_session().execute(select(Team.id, Team.name).order_by(Team.name))]
-
-
 @blueprint.get("/manage")
 @require_permission(MANAGE_POOLS)
 def manage() -> Any:
     """The company's pools and their rules, in the order that decides membership."""
     session = get_session()
-    return render_template("sales/pools/manage.html", pools=all_pools(session), teams=dict(_team_choices()))
+    return render_template("sales/pools/manage.html", pools=all_pools(session), teams=dict(team_choices()))
 
 
 def _handle(pool: Pool | None) -> Any:
     session = get_session()
-    teams = _team_choices()
+    teams = team_choices()
 
     def save(data: dict[str, Any], form: Any) -> Any:
         data["name"] = data["name"].strip()

@@ -24,11 +24,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import member_choices
+from core.access import member_choices, team_choices
 from core.audit import log_action
-from core.db import get_session
 from core.forms import field_errors, localize_schema
-from core.models import Team
 from plugins.sales.lead_imports import UTM_FIELDS, CapturedLeadSchema
 from plugins.sales.leads import create_lead
 from plugins.sales.models import Lead, WebForm
@@ -47,11 +45,6 @@ def new_key() -> str:
 
 
 # -- setting a form up ------------------------------------------------------------------------------
-
-
-def team_choices() -> list[tuple[int, str]]:
-    """The company's teams as ``(id, name)`` by name (the query is scoped to the company)."""
-    return [(row.id, row.name) for row in get_session().execute(select(Team.id, Team.name).order_by(Team.name))]
 
 
 def _web_address(value: str) -> None:

@@ -326,3 +326,26 @@ def test_the_rebuild_command_recomputes_a_companys_tallies(app, runner, company,
     rows = in_company(app, company, lambda session: tally_rows(session, company.id))
     assert [row[-1] for row in rows["created"]] == [1]
     assert runner.invoke(cli, ["sales", "rebuild-funnel", "--company", "nope"]).exit_code != 0
+
+
+def test_changing_what_the_tallies_do_not_read_costs_the_listeners_nothing(app, company, admin, monkeypatch):
+    """A note or a name edited: the listeners neither read the deal's tallied columns (which
+    may cost a query per deal) nor write a tally; an amount edited: they do both."""
+    from plugins.sales import funnel_tally
+
+    reads = []
+    read = funnel_tally._values
+    monkeypatch.setattr(funnel_tally, "_values", lambda *args, **kwargs: reads.append(1) or read(*args, **kwargs))
+
+    def work(session):
+        deal = create_opportunity(session, company.id, {"name": "Quiet", "amount": 100}, admin.id)
+        session.flush()
+        reads.clear()
+        deal.note = "Called, no news"
+        deal.name = "Quiet deal"
+        session.flush()
+        quiet = len(reads)
+        deal.amount = 200
+        session.flush()
+        return quiet, len(reads) - quiet
+    assert in_company(app, company, work) == (0, 2)  # the old values out, the new ones in

@@ -116,6 +116,18 @@ def test_update_mode_finds_a_lead_by_its_phone_and_changes_only_the_mapped_field
     assert lead.phone_normalized == "+8613800138000" and "new name" in lead.search_text and "acme" in lead.search_text
 
 
+def test_update_mode_keeps_the_owner_of_a_row_whose_owner_cell_is_blank(app, client, company, admin, db_session):
+    rep = make_member(app, company, "rep@acme.test", "Rita Rep")
+    kept = add_lead(app, company, "Kept", email="kept@example.com", owner_id=admin.id)
+    moved = add_lead(app, company, "Moved", email="moved@example.com", owner_id=admin.id)
+    content = csv_bytes([["Name", "Email", "Owner", "Source"], ["Kept", "kept@example.com", "", "fair"],
+                         ["Moved", "moved@example.com", "rep@acme.test", "fair"]])
+    run_id = import_file(client, "sales.leads", content, key="email", mode="update")
+    assert run_of(db_session, run_id).updated == 2
+    owners = {lead.id: (lead.owner_id, lead.source) for lead in leads(app, company)}
+    assert owners == {kept: (admin.id, "fair"), moved: (rep.id, "fair")}
+
+
 def test_importing_leads_needs_the_lead_write_permission(app, client, company, admin, login_as):
     viewer = make_member(app, company, "viewer@acme.test", "Viewer", template=None)
     login_as(viewer)
