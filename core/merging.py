@@ -30,7 +30,7 @@ from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from core.audit import NOT_AUDITED, log_action, record_id, record_type
+from core.audit import NOT_AUDITED, log_actions, record_id, record_type
 from core.db import CompanyMixin, SoftDeleteMixin
 from core.trash import soft_delete
 
@@ -138,8 +138,7 @@ def merge(
             else:
                 session.delete(record)
         session.flush()
-        log_action(session, survivor, "merge", {"merged": [None, merged_ids]})
-        for record in merged:
-            log_action(session, record, "merged_into", {"merged_into": [None, survivor_id]})
+        log_actions(session, [(survivor, "merge", {"merged": [None, merged_ids]}),
+                              *((record, "merged_into", {"merged_into": [None, survivor_id]}) for record in merged)])
     return MergeResult(survivor, list(merged), changed)
 

@@ -30,8 +30,7 @@ from plugins.customers.services import normalize_email
 from plugins.sales import DELETE_LEADS, READ_LEADS, WRITE_LEADS
 from plugins.sales.assignment import has_active_rules
 from plugins.sales.lead_schemas import LeadSchema, lead_schema
-from plugins.sales.leads import create_lead, delete_lead, update_lead
-from plugins.sales.leads_views import visible_leads
+from plugins.sales.leads import create_lead, delete_lead, update_lead, visible_leads
 from plugins.sales.models import LEAD_STATUSES, Lead
 
 blp = ApiBlueprint("sales_api", __name__, description="Leads")

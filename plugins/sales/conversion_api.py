@@ -21,7 +21,7 @@ from core.api import ApiBlueprint, Problem, require_permission
 from plugins.sales import WRITE_LEADS, WRITE_OPPORTUNITIES
 from plugins.sales.conversion import ConversionError, convert_lead, refuse_unconvertible
 from plugins.sales.conversion_views import WRITE_ACCOUNTS, WRITE_CONTACTS
-from plugins.sales.leads_views import visible_leads
+from plugins.sales.leads import visible_leads
 from plugins.sales.models import Lead
 from plugins.sales.opportunity_schemas import OpportunitySchema
 

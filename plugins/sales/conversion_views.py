@@ -41,7 +41,8 @@ from plugins.sales.conversion import (
     convert_lead,
     converted_leads,
 )
-from plugins.sales.leads_views import lead_or_404, visible_leads
+from plugins.sales.leads import visible_leads
+from plugins.sales.leads_views import lead_or_404
 from plugins.sales.models import Lead, Opportunity
 from plugins.sales.opportunity_schemas import OpportunitySchema
 from plugins.sales.services import default_pipeline, stages_of

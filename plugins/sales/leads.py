@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from core.access import visible
 from core.events import emit
 from core.trash import soft_delete
 from plugins.sales.assignment import assign_lead
@@ -24,6 +26,14 @@ from plugins.sales.scoring import rescore_leads
 # system's (conversion and scoring set them).
 LEAD_FIELDS = ("name", "title", "organisation", "email", "phone", "region", "industry", "source", "campaign",
                "utm_source", "utm_medium", "utm_campaign", "team_id", "status", "owner_id", "notes")
+
+
+LEAD_VISIBILITY = "sales.lead"  # the record type in roles (visibility)
+
+
+def visible_leads(statement: Select[Any] | None = None) -> Select[Any]:
+    """``statement`` (default: every lead) limited to the leads the signed-in user may see."""
+    return visible(statement if statement is not None else select(Lead), Lead, LEAD_VISIBILITY)
 
 
 def _assign(lead: Lead, data: Mapping[str, Any]) -> None:

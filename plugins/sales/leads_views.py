@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from core.access import (
     ALL,
@@ -38,18 +38,16 @@ from plugins.customers.services import phone_spelling
 from plugins.sales import ASSIGN_LEADS, DELETE_LEADS, READ_LEADS, WRITE_LEADS
 from plugins.sales.assignment import assign_unowned, has_active_rules, reassign_leads
 from plugins.sales.lead_schemas import STATUS_LABELS, lead_schema
-from plugins.sales.leads import create_lead, delete_lead, update_lead
+from plugins.sales.leads import (
+    LEAD_VISIBILITY,
+    create_lead,
+    delete_lead,
+    update_lead,
+    visible_leads,
+)
 from plugins.sales.models import Lead
 
 blueprint = Blueprint("sales_leads", __name__, url_prefix="/sales/leads", template_folder="templates")
-
-LEAD_VISIBILITY = "sales.lead"  # the record type in roles (visibility)
-
-
-def visible_leads(statement: Select[Any] | None = None) -> Select[Any]:
-    """``statement`` (default: every lead) limited to the leads the user may see."""
-    return visible(statement if statement is not None else select(Lead), Lead, LEAD_VISIBILITY)
-
 
 def _distinct(column: Any) -> Callable[[], list[tuple[str, str]]]:
     """Choices: the distinct non-empty values of ``column`` among the leads the user sees

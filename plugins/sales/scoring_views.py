@@ -22,7 +22,7 @@ from core.hooks import RecordPanel
 from core.tenancy import current_company
 from plugins.customers.services import INTERACTION_KINDS
 from plugins.sales import MANAGE_SCORING, READ_LEADS
-from plugins.sales.leads_views import visible_leads
+from plugins.sales.leads import visible_leads
 from plugins.sales.models import (
     SCORING_FIELDS,
     SCORING_OPERATORS,
