@@ -34,6 +34,7 @@ from core.cli_support import (
 )
 from core.cli_teams import teams_group
 from core.db import get_session
+from core.demo import SIZES, create_demo, demo_company
 from core.enablement import disable, enable
 from core.errors import PluginStateError, StartupError
 from core.models import Company, Membership, PluginState, User
@@ -41,7 +42,6 @@ from core.plugin_manager import PluginManager
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
-DEMO_SLUG = "demo"
 
 
 class CrmGroup(click.Group):
@@ -366,12 +366,15 @@ def users_create(email: str, name: str, password: str, company_slug: str | None,
 @cli.command("demo")
 @click.option("--email", default="admin@example.com", show_default=True, help="The demo administrator's email.")
 @click.option("--password", default="atrium-demo", show_default=True, help="The demo administrator's password.")
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True,
+              help="small: hand-made records to look around; medium and large: data at scale (large is "
+                   "what the benchmarks measure: 100,000 accounts, 500,000 deals, ...).")
 @with_app(check_schema=True)
-def demo_command(email: str, password: str) -> None:
+def demo_command(email: str, password: str, size: str) -> None:
     """Create a demo company, its administrator, and every enabled plugin's demo data."""
     session = get_session()
     manager: PluginManager = current_app.extensions["crm.plugins"]
-    existing = session.scalar(select(Company).where(Company.slug == DEMO_SLUG))
+    existing = demo_company(session)
     if existing is not None:
         admin = session.scalar(
             select(User).join(Membership)
@@ -381,20 +384,12 @@ def demo_command(email: str, password: str) -> None:
         who = f" as {admin.email}" if admin else ""
         click.echo(f"The demo company exists already; sign in{who} with the password set when it was created.")
         return
-    company = Company(name="Demo Company", slug=DEMO_SLUG)
-    session.add(company)
-    session.flush()
-    create_user(email, "Demo Administrator", password, company, admin=True)
-    for info in manager:
-        enable(session, manager, company, info.name)
-    session.flush()
-    from core.access import seed_roles
-
-    seed_roles(session, company)  # before demo data, which may give people roles
-    for info, _ in manager.call_in_order("demo_data", session=session, company=company):
+    company, plugins = create_demo(session, manager, SIZES[size], lambda company: create_user(
+        email, "Demo Administrator", password, company, admin=True))
+    for info in plugins:
         click.echo(f"  demo data: {info.manifest.title}")
     session.commit()
-    click.echo(f"Created {company.name} with {len(manager.names)} plugin(s) enabled.")
+    click.echo(f"Created {company.name} ({size}) with {len(manager.names)} plugin(s) enabled.")
     click.echo(f"Sign in as {email} with password {password}")
 
 

@@ -113,14 +113,17 @@ def cli_commands() -> Iterable[click.Command] | None:
 
 
 @hookspec
-def demo_data(session: Session, company: Company) -> None:
+def demo_data(session: Session, company: Company, size: str) -> None:
     """Create realistic demo records for ``company``.
 
     When: by ``crm demo``, once per enabled plugin, in dependency order (a plugin runs
     after the plugins it depends on, so their demo records exist), inside one
     transaction that ``crm demo`` commits at the end.
     Arguments: ``session``, the database session to add records to; ``company``, the
-    demo company.
+    demo company; ``size``, ``"small"`` (a few hundred hand-made records to look around
+    in), ``"medium"`` or ``"large"`` (data at scale for the benchmarks in ``bench/``:
+    write it with :mod:`core.bulk`, owned by the company's members, who include a staff
+    of reps in teams at these sizes). Reproducible: seed any randomness.
     Returns: nothing.
     firstresult: no (not called through pluggy's ordering; see above).
     """

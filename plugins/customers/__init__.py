@@ -99,10 +99,13 @@ def record_panels(record_type, record, user):
 
 
 @hookimpl
-def demo_data(session, company):
+def demo_data(session, company, size):
     from plugins.customers.demo import add_demo_customers
+    from plugins.customers.demo_scale import ACCOUNTS, add_customers_at_scale
 
     add_demo_customers(session, company)
+    if size in ACCOUNTS:  # medium, large: customers at scale beside the hand-made ones
+        add_customers_at_scale(session, company, accounts=ACCOUNTS[size])
 
 
 @hookimpl

@@ -128,10 +128,15 @@ def record_actions(record_type, record, user):
 
 
 @hookimpl
-def demo_data(session, company):
+def demo_data(session, company, size):
+    """The hand-made demo; at the medium and large sizes, leads and deals at scale too."""
     from plugins.sales.demo import add_demo_sales
+    from plugins.sales.demo_scale import SCALE, add_sales_at_scale
 
     add_demo_sales(session, company)
+    if size in SCALE:
+        leads, opportunities = SCALE[size]
+        add_sales_at_scale(session, company, leads=leads, opportunities=opportunities)
 
 
 @hookimpl

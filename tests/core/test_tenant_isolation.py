@@ -99,7 +99,7 @@ def test_no_page_of_any_plugin_shows_another_companys_records(app, client, compa
             from core.models import Company, Team
 
             beta_company = session.get(Company, beta.id)
-            manager.call_in_order("demo_data", session=session, company=beta_company)
+            manager.call_in_order("demo_data", session=session, company=beta_company, size="small")
             session.add(Team(name="Beta's confidential team"))  # a core company table too
             session.commit()
 

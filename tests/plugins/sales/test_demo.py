@@ -16,7 +16,7 @@ def test_demo_data_gives_the_sales_pipeline_and_lost_reasons_once(app, company):
     for _ in range(2):  # idempotent: a second run adds nothing
         with app.app_context():
             session = get_session()
-            demo_data(session=session, company=session.get(Company, company.id))
+            demo_data(session=session, company=session.get(Company, company.id), size="small")
             session.commit()
 
     def read(session):
@@ -44,10 +44,10 @@ def run_demo(app, company, with_customers: bool = True) -> float:
         session = get_session()
         target = session.get(Company, company.id)
         if with_customers:
-            customers_demo_data(session=session, company=target)
+            customers_demo_data(session=session, company=target, size="small")
             session.flush()
         started = time.process_time()
-        demo_data(session=session, company=target)
+        demo_data(session=session, company=target, size="small")
         session.commit()
         return time.process_time() - started
 
