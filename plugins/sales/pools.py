@@ -356,7 +356,7 @@ def _at(moment: datetime) -> Any:
     return literal(moment, DateTime(timezone=True))
 
 
-def _due(pool: Pool, kind: str, claim: Any, columns: Any, at: datetime, company_id: int) -> list[tuple[str, Any]]:
+def _due(pool: Pool, kind: str, claim: Any, columns: Any, at: datetime) -> list[tuple[str, Any]]:
     """The recycling rules of ``pool`` as conditions, at the moment ``at``, each named as the
     claim keeps it (``follow_up:N``, ``close:M``): no follow-up for N days, counted from the
     later of the claim and the last follow-up; M days since the claim without converting the
@@ -370,9 +370,12 @@ def _due(pool: Pool, kind: str, claim: Any, columns: Any, at: datetime, company_
         cutoff = at - timedelta(days=pool.close_days)
         condition = claim.claimed_at < cutoff
         if kind == "accounts":
+            # By the account alone (its deals are the company's): with the company in the
+            # condition too, SQLite looked the deals up through (company_id, closed_at), every
+            # deal closed since the claim for each account, minutes on 200,000 accounts.
             won = exists(select(Opportunity.id).join(Stage, Stage.id == Opportunity.stage_id).where(
-                Opportunity.company_id == company_id, Opportunity.account_id == columns.id,
-                Opportunity.deleted_at.is_(None), Stage.is_won.is_(True), Opportunity.closed_at >= claim.claimed_at))
+                Opportunity.account_id == columns.id, Opportunity.deleted_at.is_(None), Stage.is_won.is_(True),
+                Opportunity.closed_at >= claim.claimed_at))
             condition = and_(condition, not_(won))
         rules.append((f"close:{pool.close_days}", condition))
     return rules
@@ -431,7 +434,7 @@ def _recycle_pool(session: Session, kind: str, pools: Sequence[Pool], pool: Pool
     their ``(claim id, record id)``. One UPDATE per rule."""
     recycled: list[tuple[int, int]] = []
     held, claim, columns = _held(kind, pools, pool, company_id, now)
-    for rule, due in _due(pool, kind, claim, columns, now, company_id):
+    for rule, due in _due(pool, kind, claim, columns, now):
         # The claims the first rule closed are no longer open for the second.
         result = session.execute(update(PoolClaim).where(PoolClaim.id.in_(held.where(due)))
                                  .values(released_at=now, release_reason="recycled", recycle_rule=rule)
@@ -450,7 +453,7 @@ def _warn_pool(session: Session, kind: str, pools: Sequence[Pool], pool: Pool, c
         return Counter()
     at = now + timedelta(days=pool.warn_days)
     held, claim, columns = _held(kind, pools, pool, company_id, at)
-    rules = [condition for _rule, condition in _due(pool, kind, claim, columns, at, company_id)]
+    rules = [condition for _rule, condition in _due(pool, kind, claim, columns, at)]
     if not rules:
         return Counter()
     not_told = or_(claim.warned_at.is_(None), and_(columns.last_follow_up_at.is_not(None),
