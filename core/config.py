@@ -148,6 +148,8 @@ OPTIONS: tuple[Option, ...] = (
            "redis://host:port/db for the job queue on the scale-out path. Default: none (SQLite)."),
     Option("CRM_SQLITE_BUSY_TIMEOUT_MS", 5000, _as_int,
            "How long a SQLite writer waits for a lock before failing."),
+    Option("CRM_SQLITE_CACHE_MB", 64, _as_int,
+           "The most memory each SQLite connection may use to cache pages (SQLite's default is 2 MB)."),
     Option("CRM_FAST_PASSWORD_HASHING", False, _as_bool,
            "Tests only (refused unless CRM_ENV=testing): hash passwords cheaply to keep suites fast."),
     Option("CRM_CHECK_SCHEMA", True, _as_bool,

@@ -60,6 +60,7 @@ def test_defaults_apply_when_nothing_is_configured(tmp_path):
         "CRM_PLUGIN_MODULES": [],
         "CRM_REDIS_URL": None,
         "CRM_SQLITE_BUSY_TIMEOUT_MS": 5000,
+        "CRM_SQLITE_CACHE_MB": 64,
         "CRM_CHECK_SCHEMA": True,
     }
     assert problems == []
@@ -71,6 +72,13 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path):
     app = create_app(app_config(tmp_path, CRM_DATABASE_URL=None))
 
     assert get_database(app).url == f"sqlite:///{tmp_path / 'atrium.sqlite3'}"
+
+
+def test_sqlite_connections_get_the_configured_page_cache(tmp_path):
+    app = create_app(app_config(tmp_path, CRM_DATABASE_URL=None, CRM_SQLITE_CACHE_MB=8))
+
+    with get_database(app).engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024  # negative: in KiB
 
 
 def test_instance_file_overrides_defaults(tmp_path):
