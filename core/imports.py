@@ -49,6 +49,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql.schema import Table as DatabaseTable
 
 from core.access import has_permission
+from core.bulk import insert_values
 from core.db import Audited, Base, CompanyMixin, TimestampMixin, get_session
 from core.hooks import IMPORT_MODES, ImportContext, ImportKey, ImportTarget
 from core.jobs import commit_batch, report_progress, task
@@ -631,31 +632,25 @@ def bulk_insert(table: DatabaseTable, rows: Sequence[dict[str, Any]], *, return_
     """Insert ``rows`` (dicts with the same keys) into ``table`` with as few statements as the
     database allows; with ``return_ids``, the new ids (column ``id``) in the order of ``rows``.
 
-    The rows go as multi-row ``INSERT … VALUES (…), (…) RETURNING …`` statements of up to
-    1,000 rows (SQLAlchemy's "insertmanyvalues", within the database's limit of bound
-    parameters). A plain ``executemany`` is as good on PostgreSQL, but on SQLite it runs one
+    On SQLite the rows go as multi-row ``INSERT … VALUES (…), (…)`` statements of up to
+    1,000 rows of ready values (:func:`core.bulk.insert_values`): ``executemany`` runs one
     statement per row, and an ``AFTER INSERT`` trigger feeding a full-text index
     (``core.textsearch``) makes FTS5 flush its pending terms at the end of each statement:
-    once per row, which makes the insert four to five times slower. SQLAlchemy sends multi-row
-    statements to SQLite only with ``RETURNING``, hence a returned column even when no ids
-    are wanted.
-
-    PostgreSQL returns the ids in the order of ``rows`` (``sort_by_parameter_order``).
-    SQLite does not promise an order for ``RETURNING``, but it numbers new rows in the order
-    it inserts them, so there the ids sorted are those of ``rows`` in order. (``RETURNING``
-    needs SQLite 3.35, one release after the 3.34 that the text index's tokenizer needs.)
+    once per row, which makes the insert four to five times slower. (``RETURNING`` needs
+    SQLite 3.35, one release after the 3.34 that the text index's tokenizer needs.) On
+    PostgreSQL an ``executemany`` (SQLAlchemy's "insertmanyvalues" when ids are wanted, in the
+    order of ``rows``: ``sort_by_parameter_order``).
     """
     if not rows:
         return []
     session = get_session()
+    if session.get_bind().dialect.name == "sqlite":
+        return insert_values(session.connection(), table, rows, return_ids=return_ids)
     if not return_ids:
-        returned = next(iter(table.primary_key.columns), next(iter(table.c)))
-        session.execute(table.insert().returning(returned), list(rows))
+        session.execute(table.insert(), list(rows))
         return []
-    in_order = session.get_bind().dialect.name != "sqlite"
-    statement = table.insert().returning(table.c.id, sort_by_parameter_order=in_order)
-    ids = list(session.execute(statement, list(rows)).scalars())
-    return ids if in_order else sorted(ids)
+    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.execute(statement, list(rows)).scalars())
 
 
 def count_rows(run: ImportRun) -> int:
