@@ -11,9 +11,12 @@ from core.errors import StartupError  # noqa: E402
 from core.hooks import MenuItem, Permission, RoleExtension, RoleTemplate, Setting, hookimpl, hookspec  # noqa: E402
 from core.hooks import DashboardWidget, EventRecord, OutboxHandler, PeriodicTask, SearchResult  # noqa: E402
 from core.hooks import RecordAction, RecordPanel, TimelineEntry  # noqa: E402
+from core.hooks import BenchmarkPage, BenchmarkTask  # noqa: E402
 from core.hooks import ImportContext, ImportField, ImportKey, ImportTarget  # noqa: E402
 
 __all__ = [
+    "BenchmarkPage",
+    "BenchmarkTask",
     "DashboardWidget",
     "EventRecord",
     "ImportContext",

@@ -359,3 +359,37 @@ class TimelineEntry:
     body: str = ""
     url: str | None = None
     actor: str | None = None
+
+
+@dataclass(frozen=True)
+class BenchmarkPage:
+    """A page the benchmark suite (``bench/``) measures on the ``large`` demo data, returned by
+    a ``benchmarks`` hook.
+
+    ``path`` is requested (GET) by the demo company's administrator and must answer 200.
+    ``budget_ms`` is the most its median server time may be (``None``: measured for
+    information). A list page gives its ``floor``: SQL by dialect name (``"sqlite"``,
+    ``"postgresql"``) fetching the same rows the page shows, with ``:name`` parameters from
+    ``floor_params``; the suite runs it with the plain database driver and a minimal template,
+    and reports the page's time as a multiple of that.
+    """
+
+    label: str
+    path: str
+    budget_ms: float | None = None
+    floor: Mapping[str, str] = field(default_factory=dict)
+    floor_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """Work the benchmark suite times on the ``large`` demo data (an import, a job), returned by
+    a ``benchmarks`` hook. ``run(app, company_id)`` does it, inside an application context, and
+    returns one line saying what it did ("100,000 rows: 98,000 created"); ``budget_s`` is the
+    most its wall-clock time may be (``None``: for information). Tasks run after the pages, in
+    the order given, and may change the data.
+    """
+
+    label: str
+    run: Callable[[Any, int], str]
+    budget_s: float | None = None

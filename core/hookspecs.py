@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from core.hooks import (
+        BenchmarkPage,
+        BenchmarkTask,
         DashboardWidget,
         EventRecord,
         ImportTarget,
@@ -126,6 +128,20 @@ def demo_data(session: Session, company: Company, size: str) -> None:
     of reps in teams at these sizes). Reproducible: seed any randomness.
     Returns: nothing.
     firstresult: no (not called through pluggy's ordering; see above).
+    """
+
+
+@hookspec
+def benchmarks(session: Session, company: Company) -> Iterable[BenchmarkPage | BenchmarkTask] | None:
+    """Return what the benchmark suite (``python -m bench``) measures of this plugin.
+
+    When: by the suite only, once, after ``crm demo --size large`` (or the size asked for)
+    has made ``company``, for every plugin enabled in it; never in a running application.
+    Arguments: ``session``, to look up the records to aim at (an account with history, a
+    pipeline); ``company``, the demo company.
+    Returns: :class:`core.hooks.BenchmarkPage` and :class:`core.hooks.BenchmarkTask` values
+    with their budgets, or ``None``.
+    firstresult: no.
     """
 
 

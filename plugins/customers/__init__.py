@@ -144,3 +144,10 @@ def import_targets():
     from plugins.customers.imports import TARGETS
 
     return TARGETS
+
+
+@hookimpl
+def benchmarks(session, company):
+    from plugins.customers.benchmarking import benchmarks as measured
+
+    return measured(session, company)

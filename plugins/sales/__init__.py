@@ -207,3 +207,10 @@ def cli_commands():
     from plugins.sales.funnel_tally import cli_group
 
     return [cli_group()]
+
+
+@hookimpl
+def benchmarks(session, company):
+    from plugins.sales.benchmarking import benchmarks as measured
+
+    return measured(session, company)
