@@ -638,8 +638,9 @@ def bulk_insert(table: DatabaseTable, rows: Sequence[dict[str, Any]], *, return_
     (``core.textsearch``) makes FTS5 flush its pending terms at the end of each statement:
     once per row, which makes the insert four to five times slower. (``RETURNING`` needs
     SQLite 3.35, one release after the 3.34 that the text index's tokenizer needs.) On
-    PostgreSQL an ``executemany`` (SQLAlchemy's "insertmanyvalues" when ids are wanted, in the
-    order of ``rows``: ``sort_by_parameter_order``).
+    PostgreSQL, SQLAlchemy's own multi-row statements ("insertmanyvalues", which it uses only
+    with ``RETURNING``, hence a returned column even when no ids are wanted), the ids in the
+    order of ``rows`` (``sort_by_parameter_order``).
     """
     if not rows:
         return []
@@ -647,7 +648,8 @@ def bulk_insert(table: DatabaseTable, rows: Sequence[dict[str, Any]], *, return_
     if session.get_bind().dialect.name == "sqlite":
         return insert_values(session.connection(), table, rows, return_ids=return_ids)
     if not return_ids:
-        session.execute(table.insert(), list(rows))
+        returned = next(iter(table.primary_key.columns), next(iter(table.c)))
+        session.execute(table.insert().returning(returned), list(rows))
         return []
     statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     return list(session.execute(statement, list(rows)).scalars())
