@@ -46,7 +46,7 @@ def bulk_loading(connection: Connection, *tables: Table) -> Iterator[None]:
     them back). Indexes backing a primary key or a unique constraint stay. On PostgreSQL the
     tables' foreign keys go too and are added back at the end, which checks every row in one
     pass instead of one lookup per row during ``COPY`` (SQLite cannot drop a constraint, and
-    checks them as the rows come)."""
+    checks them as the rows come), and the tables are analysed for the planner."""
     _begin(connection)
     with ExitStack() as stack:
         rebuild: list[str] = []
@@ -61,6 +61,11 @@ def bulk_loading(connection: Connection, *tables: Table) -> Iterator[None]:
         yield
         for statement in rebuild:
             connection.exec_driver_sql(statement)
+        if connection.dialect.name == "postgresql":
+            # Fresh statistics: until autovacuum gets to the new rows the planner knows nothing
+            # of them, and a search of 100,000 accounts took 770 ms instead of milliseconds.
+            for table in tables:
+                connection.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _begin(connection: Connection) -> None:
