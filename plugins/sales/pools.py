@@ -535,7 +535,8 @@ def recycle(session: Session, company_id: int, now: datetime | None = None) -> d
         counts["held"] += adopted
         for pool in pools:
             recycled = _recycle_pool(session, kind, pools, pool, company_id, now)
-            recycled_by_pool[pool.id][kind] = [record_id for _claim, record_id in recycled]
+            if recycled:  # a pool that returned nothing has no event
+                recycled_by_pool[pool.id][kind] = [record_id for _claim, record_id in recycled]
             counts[kind] += len(recycled)
         if counts[kind]:
             _take_owners_off(session, kind, company_id, now)

@@ -271,6 +271,8 @@ def test_recycling_emits_one_event_per_pool_with_counts_and_ids(app, company, re
     events = db_session.execute(select(Event.payload).where(Event.name == "sales.pool.recycled")).scalars().all()
     assert len(events) == 1
     assert events[0]["leads"] == 3 and sorted(events[0]["lead_ids"]) == ids and events[0]["accounts"] == 0
+    run_recycle(app, company, days(5))  # nothing more is due: no event
+    assert db_session.scalar(select(func.count()).select_from(Event).where(Event.name == "sales.pool.recycled")) == 1
 
 
 def test_a_lead_given_an_owner_on_its_form_gets_the_full_time_again(app, company, rep, admin, db_session):
