@@ -209,13 +209,21 @@ def find_subject(record_type: str, record_id: str | int, user: Any = None) -> An
     return get_session().scalar(statement)
 
 
+_MAPPED: dict[str, type] = {}
+
+
 def mapped_model(record_type: str) -> type | None:
     """The company-scoped model mapped under ``record_type``: rows of another company, or of no
-    company at all (users, companies), must never become a subject."""
+    company at all (users, companies), must never become a subject. Every follow-up written
+    asks, so a model once found is remembered (a miss is not: a plugin's models may be
+    imported later in the process)."""
+    if record_type in _MAPPED:
+        return _MAPPED[record_type]
     for mapper in Base.registry.mappers:
         model = mapper.class_
         if issubclass(model, CompanyMixin) and getattr(model, "__tablename__", None) \
                 and record_type_of(model) == record_type:
+            _MAPPED[record_type] = model
             return model
     return None
 
