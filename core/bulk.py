@@ -43,7 +43,8 @@ BATCH_ROWS = 10_000
 def bulk_loading(connection: Connection, *tables: Table) -> Iterator[None]:
     """Drop the secondary indexes of ``tables`` for the length of the ``with`` block and build
     them again at its end, in the same transaction (if the block fails, the rollback brings
-    them back). Indexes backing a primary key or a unique constraint stay. On PostgreSQL the
+    them back). Indexes backing a primary key or a unique constraint stay; a ``CREATE UNIQUE
+    INDEX`` of its own goes too on SQLite, so a duplicate fails when it is built again. On PostgreSQL the
     tables' foreign keys go too and are added back at the end, which checks every row in one
     pass instead of one lookup per row during ``COPY`` (SQLite cannot drop a constraint, and
     checks them as the rows come), and the tables are analysed for the planner."""
@@ -63,7 +64,7 @@ def bulk_loading(connection: Connection, *tables: Table) -> Iterator[None]:
             connection.exec_driver_sql(statement)
         if connection.dialect.name == "postgresql":
             # Fresh statistics: until autovacuum gets to the new rows the planner knows nothing
-            # of them, and a search of 100,000 accounts took 770 ms instead of milliseconds.
+            # of them, and a text search over 100,000 rows took 770 ms instead of milliseconds.
             for table in tables:
                 connection.exec_driver_sql(f"ANALYZE {table.name}")
 
@@ -129,11 +130,10 @@ def insert_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str
     prepared = _Prepared(connection, table, list(first))
     write = _copy if connection.dialect.name == "postgresql" else _executemany
     count = 0
-    pending: Iterator[Mapping[str, Any]] = iter([first, *islice(iterator, BATCH_ROWS - 1)])
-    while batch := prepared.tuples(pending):
+    everything = chain([first], iterator)
+    while batch := prepared.tuples(islice(everything, BATCH_ROWS)):
         write(connection, table, prepared.columns, batch)
         count += len(batch)
-        pending = islice(iterator, BATCH_ROWS)
     return count
 
 

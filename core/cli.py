@@ -368,7 +368,7 @@ def users_create(email: str, name: str, password: str, company_slug: str | None,
 @click.option("--password", default="atrium-demo", show_default=True, help="The demo administrator's password.")
 @click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True,
               help="small: hand-made records to look around; medium and large: data at scale (large is "
-                   "what the benchmarks measure: 100,000 accounts, 500,000 deals, ...).")
+                   "what the benchmarks measure; each plugin's documentation says how much it adds).")
 @with_app(check_schema=True)
 def demo_command(email: str, password: str, size: str) -> None:
     """Create a demo company, its administrator, and every enabled plugin's demo data."""

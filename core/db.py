@@ -138,7 +138,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, cache_mb: int) -> No
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         # SQLite's default page cache is 2 MB: a job changing 100,000 rows spilled its pages
-        # to the log over and over (the pool recycling took 10.2 s instead of 8.9 s). The
+        # to the log over and over (one such job took 10.2 s instead of 8.9 s). The
         # cache grows only as far as a connection uses it.
         cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mb)}")
         cursor.close()
