@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                                   verdict("time", seconds, budget, "s")))
         print("start-up", flush=True)
         for label, times in startup.startup_times(env, runs=5).items():
-            median = startup.median(times)
+            median = statistics.median(times)
             setup.rows.append(Row(label, [f"{median:.2f} s", f"{startup.BUDGET_S:g} s"],
                                   verdict("median", median, startup.BUDGET_S, "s")))
 

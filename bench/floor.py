@@ -20,11 +20,16 @@ TEMPLATE = Template(
 _NAMED = re.compile(r"(?<!:):([A-Za-z_]\w*)")
 
 
-def connect(url: Any) -> Callable[[], Any]:
+def connect(url: Any, cache_mb: int = 64) -> Callable[[], Any]:
     """A function opening a plain driver connection to the database of ``url`` (a SQLAlchemy
     URL), with the settings the application uses that matter for reading."""
     if url.get_backend_name() == "sqlite":
-        return lambda: sqlite3.connect(url.database)
+        def open_sqlite() -> sqlite3.Connection:
+            connection = sqlite3.connect(url.database)
+            connection.execute(f"PRAGMA cache_size={-1024 * cache_mb}")  # as core.db sets it
+            return connection
+
+        return open_sqlite
     import psycopg
 
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -20,6 +20,8 @@ import time
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from bench.report import percentile
+
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -88,7 +90,7 @@ def hammer(base: str, cookie: str, path: str, concurrency: int, seconds: float) 
     latencies.sort()
 
     def at(share: float) -> float:
-        return latencies[min(len(latencies) - 1, int(share * len(latencies)))] if latencies else 0.0
+        return percentile(latencies, share) if latencies else 0.0
 
     return {"path": path, "requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": at(0.50),
             "p99_ms": at(0.99), "errors": errors[0]}

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bench.report import percentile
 from core.testing import counting_queries
 
 
@@ -16,12 +17,6 @@ class Timing:
     median_ms: float
     p95_ms: float
     queries: int
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The value below which ``share`` of ``values`` lie (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 def measure(client: Any, path: str, runs: int, warm_up: int = 3) -> Timing:

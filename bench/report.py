@@ -28,6 +28,12 @@ class Section:
     note: str = ""
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
 def machine() -> str:
     """One line describing this machine: processor, cores, memory, system, Python."""
     model = ""

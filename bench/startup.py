@@ -3,7 +3,6 @@ check against the benchmark's database, each in a fresh interpreter (what a user
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +31,3 @@ def startup_times(env: dict[str, str], runs: int) -> dict[str, list[float]]:
         times[label] = [_timed(args, env) for _ in range(runs)]
     return times
 
-
-def median(times: list[float]) -> float:
-    return statistics.median(times)

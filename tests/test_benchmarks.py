@@ -12,8 +12,8 @@ from werkzeug.serving import make_server
 from bench.__main__ import ADMIN_EMAIL, ADMIN_PASSWORD, collect, verdict
 from bench.floor import connect, measure_floor
 from bench.load import hammer, sign_in
-from bench.measure import measure, percentile
-from bench.report import Row, Section, over_budget, render_markdown, render_text, write_results
+from bench.measure import measure
+from bench.report import Row, Section, over_budget, percentile, render_markdown, render_text, write_results
 from core.cli import create_user
 from core.db import get_database, get_session
 from core.demo import SIZES, create_demo

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.hooks import BenchmarkPage, BenchmarkTask
-from core.models import Company, Membership
+from core.models import Company, Membership, User
 from plugins.customers.models import Account, Interaction
 
 PAGE_BUDGET_MS = 50.0
@@ -95,7 +95,7 @@ def import_accounts(app: Any, company_id: int, rows: int = IMPORT_ROWS) -> str:
     for duplicates by phone, written in batches with a commit each), into a company of its own
     that the demo company's administrator runs: the demo's data stays as the other tasks
     expect it (97,000 more accounts would join the customer pool's recycling)."""
-    from core.access import seed_roles
+    from core.admin_companies import create_company
     from core.db import get_session
     from core.enablement import enable
     from core.imports import ImportFile, ImportRun, find_target, read_table, reset, run_import, sha256, suggest_mapping
@@ -106,10 +106,8 @@ def import_accounts(app: Any, company_id: int, rows: int = IMPORT_ROWS) -> str:
     admin_id = session.scalar(select(Membership.user_id).where(
         Membership.company_id == company_id, Membership.is_admin.is_(True)).order_by(Membership.user_id))
     taken = session.scalar(select(func.count()).select_from(Company).where(Company.slug.like("import-benchmark%")))
-    target_company = Company(name="Import benchmark", slug=f"import-benchmark-{taken + 1}")
-    session.add_all([target_company, Membership(company=target_company, user_id=admin_id, is_admin=True)])
-    session.flush()
-    seed_roles(session, target_company)
+    target_company = create_company(session, "Import benchmark", f"import-benchmark-{taken + 1}",
+                                    administrator=session.get(User, admin_id))
     enable(session, app.extensions["crm.plugins"], target_company, "customers")
     session.commit()
     into = target_company.id
